@@ -1,0 +1,216 @@
+"""Lambda entry point: register the partitions that landed in S3 for the RAW databases' tables.
+
+The handler validates the event, schedules one job per table on a bounded thread pool while
+the Lambda has time left, and shapes the summary. The work itself is in modules/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from modules import GlueAPISetup as glue_api
+from modules.AwsClientObj import get_clients
+from modules.PartitionSync import (
+    COUNTS,
+    MODES,
+    Options,
+    Settings,
+    TableResult,
+    Workers,
+    sync_table,
+)
+from modules.ProcessLogger import get_logger
+from modules.S3PrefixGeneration import describe
+
+EVENT_KEYS = {"databases", "tables", "full_scan", "dry_run", "mode", "force"}
+
+
+def parse_event(event: Any, settings: Settings) -> tuple[list[str], list[str] | None, Options]:
+    """Validate the event; anything malformed raises ValueError before any AWS call."""
+    if not isinstance(event, dict):
+        raise ValueError(f"the event must be an object, not {type(event).__name__}")
+    unknown = sorted(str(k) for k in set(event) - EVENT_KEYS)
+    if unknown:
+        raise ValueError(f"unknown event key(s): {', '.join(unknown)}")
+    databases = _names(event, "databases", required=True)
+    tables = _names(event, "tables", required=False)
+    try:
+        pattern = re.compile(settings.database_pattern)
+    except re.error as exc:
+        raise ValueError(f"RAW_DATABASE_PATTERN is not a valid regex: {exc}") from None
+    refused = [d for d in databases if not pattern.search(d)]
+    if refused:
+        raise ValueError(
+            f"database(s) {', '.join(refused)} do not match RAW_DATABASE_PATTERN "
+            f"{settings.database_pattern!r}"
+        )
+    flags = {}
+    for flag in ("full_scan", "dry_run", "force"):
+        value = event.get(flag, False)
+        if not isinstance(value, bool):
+            raise ValueError(f"'{flag}' must be true or false, not {value!r}")
+        flags[flag] = value
+    mode = event.get("mode", "add")
+    if mode not in MODES:
+        raise ValueError(f"'mode' must be one of {', '.join(MODES)}, not {mode!r}")
+    if flags["force"] and mode != "sync":
+        raise ValueError("'force' only applies to mode 'sync'")
+    return databases, tables, Options(mode=mode, **flags)
+
+
+def _names(event: dict[str, Any], key: str, required: bool) -> list[str] | None:
+    if key not in event:
+        if required:
+            raise ValueError(f"'{key}' is required: a list of names")
+        return None
+    value = event[key]
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"'{key}' must be a non-empty list of names")
+    bad = [v for v in value if not isinstance(v, str) or not v.strip()]
+    if bad:
+        raise ValueError(f"'{key}' holds {bad[0]!r}, which is not a name")
+    return list(dict.fromkeys(value))
+
+
+def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    """Sync the partitions of every table of the named RAW databases; return a summary."""
+    settings = Settings.from_env()
+    databases, only_tables, options = parse_event(event, settings)
+    logger = get_logger()
+    clients = get_clients(
+        settings.max_attempts,
+        settings.retry_mode,
+        settings.table_concurrency + settings.glue_write_concurrency + settings.s3_concurrency,
+    )
+    now = datetime.now(UTC).replace(tzinfo=None)
+    results: list[TableResult] = []
+    jobs: list[tuple[str, dict[str, Any]]] = []
+    all_locations: list[str] = []
+    for database in databases:
+        try:
+            tables = glue_api.get_tables(clients.glue, database)
+        except (ClientError, BotoCoreError) as exc:
+            results.append(TableResult(database, None))
+            results[-1].fail(f"reading database {database} failed: {describe(exc)}")
+            continue
+        all_locations += [_location(t) for t in tables if _location(t)]
+        by_name = {t["Name"]: t for t in tables}
+        for name in only_tables or sorted(by_name):
+            if name in by_name:
+                jobs.append((database, by_name[name]))
+            else:
+                results.append(TableResult(database, name))
+                results[-1].fail(f"table {database}.{name} not found")
+
+    remaining: list[tuple[str, str]] = []
+    with (
+        ThreadPoolExecutor(settings.glue_write_concurrency, "glue-write") as write_pool,
+        ThreadPoolExecutor(settings.s3_concurrency, "s3-check") as s3_pool,
+        ThreadPoolExecutor(settings.table_concurrency, "table") as table_pool,
+    ):
+        writer = glue_api.GlueWriter(
+            clients.glue, write_pool, settings.max_attempts, settings.retry_base_delay
+        )
+        work = Workers(clients, writer, s3_pool, settings)
+        running: set[Future[TableResult]] = set()
+        for i, (database, table) in enumerate(jobs):
+            while len(running) >= settings.table_concurrency:
+                done, running = wait(running, return_when=FIRST_COMPLETED)
+                results += [f.result() for f in done]
+            if _out_of_time(context, settings):
+                remaining = [(d, t["Name"]) for d, t in jobs[i:]]
+                logger.warning("time is running out", extra={"not_started": len(remaining)})
+                break
+            running.add(
+                table_pool.submit(sync_table, work, database, table, options, all_locations, now)
+            )
+        results += [f.result() for f in running]
+
+    summary = _summary(results, remaining, options, settings, databases, only_tables)
+    logger.info("run finished", extra={"status": summary["status"], "totals": summary["totals"]})
+    return summary
+
+
+def _location(table: dict[str, Any]) -> str:
+    location = (table.get("StorageDescriptor") or {}).get("Location") or ""
+    return location if not location or location.endswith("/") else location + "/"
+
+
+def _out_of_time(context: Any, settings: Settings) -> bool:
+    """True when less than the safety margin remains (never without a Lambda context)."""
+    remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
+    return remaining_ms is not None and remaining_ms() < settings.time_margin_seconds * 1000
+
+
+def _summary(
+    results: list[TableResult],
+    remaining: list[tuple[str, str]],
+    options: Options,
+    settings: Settings,
+    databases: list[str],
+    only_tables: list[str] | None,
+) -> dict[str, Any]:
+    results.sort(key=lambda r: (r.database, r.table or ""))
+    worked = [r for r in results if r.status != "skipped"]
+    failed = [r for r in worked if r.status == "failed"]
+    if worked and len(failed) == len(worked):
+        status = "failed"
+    elif failed or any(r.status == "partial" for r in worked):
+        status = "partial"
+    else:
+        status = "succeeded"
+    totals = {"tables": len(results), **{c: sum(getattr(r, c) for r in results) for c in COUNTS}}
+    continuation = []
+    for database in databases:
+        names = [t for d, t in remaining if d == database]
+        if names:
+            event: dict[str, Any] = {"databases": [database], "tables": names}
+            event.update({k: v for k, v in vars(options).items() if v != getattr(Options, k)})
+            continuation.append(event)
+    return {
+        "status": status,
+        "mode": options.mode,
+        "full_scan": options.full_scan,
+        "dry_run": options.dry_run,
+        "totals": totals,
+        "tables": [r.to_dict(settings.max_reported_errors) for r in results],
+        "remaining": [{"database": d, "table": t} for d, t in remaining],
+        "continuation": continuation,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Command line for local runs: same code, whatever credentials and endpoint are set."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--database", action="append", required=True, help="repeatable")
+    parser.add_argument("--table", action="append", help="repeatable; default: every table")
+    parser.add_argument("--full-scan", action="store_true")
+    parser.add_argument("--dry-run", action="store_true")
+    parser.add_argument("--mode", choices=MODES, default="add")
+    parser.add_argument("--force", action="store_true")
+    args = parser.parse_args(argv)
+    event: dict[str, Any] = {"databases": args.database, "full_scan": args.full_scan}
+    event.update(dry_run=args.dry_run, mode=args.mode)
+    if args.table:
+        event["tables"] = args.table
+    if args.force:
+        event["force"] = True
+    try:
+        summary = lambda_handler(event, None)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(summary, indent=2))
+    return 0 if summary["status"] == "succeeded" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,458 @@
+"""One table's sync: read the catalog, find the partitions in S3, diff, write, report.
+
+This is the only place that combines the Glue side (GlueAPISetup) and the S3 side
+(S3PrefixGeneration); the handler in main.py only schedules tables and shapes the summary.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from concurrent.futures import Executor
+from dataclasses import dataclass, field, fields
+from datetime import datetime
+from typing import Any, ClassVar
+
+from modules import GlueAPISetup as glue_api
+from modules import S3PrefixGeneration as s3p
+from modules.AwsClientObj import AwsClients
+from modules.ProcessLogger import get_logger
+
+MODES = ("add", "sync")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable, read from environment variables (names in `ENV`)."""
+
+    database_pattern: str = "^raw_"
+    table_concurrency: int = 4
+    glue_write_concurrency: int = 4
+    s3_concurrency: int = 8
+    max_attempts: int = 8
+    retry_mode: str = "standard"
+    retry_base_delay: float = 0.2
+    time_margin_seconds: float = 60.0
+    sync_max_remove_fraction: float = 0.1
+    template_max_candidates: int = 100
+    max_reported_errors: int = 20
+
+    ENV: ClassVar[dict[str, str]] = {
+        "database_pattern": "RAW_DATABASE_PATTERN",
+        "table_concurrency": "TABLE_CONCURRENCY",
+        "glue_write_concurrency": "GLUE_WRITE_CONCURRENCY",
+        "s3_concurrency": "S3_CONCURRENCY",
+        "max_attempts": "MAX_ATTEMPTS",
+        "retry_mode": "RETRY_MODE",
+        "retry_base_delay": "RETRY_BASE_DELAY_SECONDS",
+        "time_margin_seconds": "TIME_MARGIN_SECONDS",
+        "sync_max_remove_fraction": "SYNC_MAX_REMOVE_FRACTION",
+        "template_max_candidates": "TEMPLATE_MAX_CANDIDATES",
+        "max_reported_errors": "MAX_REPORTED_ERRORS",
+    }
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        """Read the settings; a malformed value raises ValueError naming the variable."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(cls.ENV[f.name], "").strip()
+            if not raw:
+                continue
+            kind = type(f.default)
+            try:
+                values[f.name] = kind(raw)
+            except ValueError:
+                name = cls.ENV[f.name]
+                raise ValueError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Reject values that would make the function misbehave rather than fail loudly."""
+        for name in ("table_concurrency", "glue_write_concurrency", "s3_concurrency"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{self.ENV[name]} must be at least 1")
+        if not 1 <= self.max_attempts <= 20:
+            raise ValueError("MAX_ATTEMPTS must be between 1 and 20")
+        if not 0 <= self.sync_max_remove_fraction <= 1:
+            raise ValueError("SYNC_MAX_REMOVE_FRACTION must be between 0 and 1")
+        if self.time_margin_seconds < 0 or self.retry_base_delay < 0:
+            raise ValueError("TIME_MARGIN_SECONDS and RETRY_BASE_DELAY_SECONDS cannot be negative")
+        if self.retry_mode not in ("standard", "adaptive"):
+            raise ValueError("RETRY_MODE must be 'standard' or 'adaptive'")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the event asks for, validated by the handler."""
+
+    full_scan: bool = False
+    dry_run: bool = False
+    mode: str = "add"
+    force: bool = False
+
+
+@dataclass
+class Workers:
+    """Shared clients and pools of one invocation (boto3 clients are thread-safe)."""
+
+    clients: AwsClients
+    writer: glue_api.GlueWriter
+    s3_pool: Executor
+    settings: Settings
+
+
+COUNTS = ("discovered", "created", "existing", "skipped", "failed", "removed")
+
+
+@dataclass
+class TableResult:
+    """What happened to one table, as the summary and the logs report it."""
+
+    database: str
+    table: str | None
+    layout: str | None = None
+    scan: str | None = None
+    status: str = "succeeded"
+    discovered: int = 0
+    created: int = 0
+    existing: int = 0
+    skipped: int = 0
+    failed: int = 0
+    removed: int = 0
+    errors: list[str] = field(default_factory=list)
+    fatal: bool = False
+    problems: int = 0
+    would_remove: list[str] | None = None
+    removal_refused: bool | None = None
+
+    def problem(self, message: str) -> None:
+        """Record an error that makes the table (and the run) partial."""
+        self.problems += 1
+        self.errors.append(message)
+
+    def fail(self, message: str) -> None:
+        """Record an error that stopped this table."""
+        self.fatal = True
+        self.problem(message)
+
+    def finish(self) -> TableResult:
+        """Settle the status from what was recorded."""
+        if self.status == "skipped":
+            return self
+        if self.fatal or (self.failed and not (self.created or self.removed or self.existing)):
+            self.status = "failed"
+        elif self.problems:
+            self.status = "partial"
+        return self
+
+    def to_dict(self, max_errors: int) -> dict[str, Any]:
+        """The summary entry: counts, and at most `max_errors` readable reasons."""
+        entry: dict[str, Any] = {
+            "database": self.database,
+            "table": self.table,
+            "layout": self.layout,
+            "scan": self.scan,
+            "status": self.status,
+            **{c: getattr(self, c) for c in COUNTS},
+            "errors": self.errors[:max_errors],
+        }
+        if len(self.errors) > max_errors:
+            entry["errors"].append(f"… and {len(self.errors) - max_errors} more")
+        if self.would_remove is not None:
+            entry["would_remove"] = self.would_remove[:max_errors]
+        if self.removal_refused is not None:
+            entry["removal_refused"] = self.removal_refused
+        return entry
+
+
+def sync_table(
+    work: Workers,
+    database: str,
+    table: dict[str, Any],
+    options: Options,
+    nested_locations: list[str],
+    now: datetime,
+) -> TableResult:
+    """Bring one table's catalog partitions in line with S3; never raises."""
+    result = TableResult(database, table.get("Name"))
+    try:
+        _TableSync(work, database, table, options, nested_locations, now, result).run()
+    except ValueError as exc:
+        result.fail(str(exc))
+    except Exception as exc:  # one bad table must not stop the others
+        get_logger().exception("table failed", extra={"database": database, "table": result.table})
+        result.fail(f"unexpected error: {s3p.describe(exc)}")
+    return result.finish()
+
+
+class _TableSync:
+    """The steps of one table's sync, sharing the table's facts."""
+
+    def __init__(
+        self,
+        work: Workers,
+        database: str,
+        table: dict[str, Any],
+        options: Options,
+        nested_locations: list[str],
+        now: datetime,
+        result: TableResult,
+    ) -> None:
+        self.work = work
+        self.glue = work.clients.glue
+        self.s3 = work.clients.s3
+        self.database = database
+        self.table = table
+        self.name = table["Name"]
+        self.options = options
+        self.nested = nested_locations
+        self.now = now
+        self.result = result
+
+    def run(self) -> None:
+        table, result = self.table, self.result
+        keys = [
+            s3p.PartitionKey(k["Name"], k.get("Type", "string"))
+            for k in table.get("PartitionKeys") or ()
+        ]
+        params = table.get("Parameters") or {}
+        if not keys:
+            result.status = "skipped"
+            result.errors.append("table has no partition keys: nothing to register")
+            return
+        if params.get("table_type", "").upper() == "ICEBERG":
+            result.status = "skipped"
+            result.errors.append("Iceberg table: its partitions live in its own metadata")
+            return
+        sd = table.get("StorageDescriptor")
+        if not sd:
+            raise ValueError("table has no StorageDescriptor")
+        location = sd.get("Location") or ""
+        if not location and s3p.TEMPLATE_PARAMETER not in params:
+            raise ValueError("table has no location")
+        if location and not location.startswith("s3://"):
+            raise ValueError(f"table location {location!r} is not an s3:// URL")
+
+        full = self.options.full_scan or self.options.mode == "sync"
+        date_formats = {
+            k.name: s3p.JavaDateFormat(params[f"projection.{k.name}.format"])
+            for k in keys
+            if params.get(f"projection.{k.name}.type", "").lower() == "date"
+            and params.get(f"projection.{k.name}.format")
+        }
+        if full:
+            registered = glue_api.get_partitions(self.glue, self.database, self.name)
+        else:
+            windows = glue_api.recent_windows(keys, date_formats, self.now)
+            registered, _ = glue_api.find_recent_partitions(
+                self.glue, self.database, self.name, windows
+            )
+        layout = s3p.detect_layout(
+            location, keys, params, self.now, self._sample_paths(location, registered, params)
+        )
+        result.layout = layout.name
+        known = {tuple(p["Values"]): p for p in registered}
+
+        if full or not registered:
+            result.scan = "full"
+            discovery = s3p.discover(
+                self.s3,
+                layout,
+                exclude=self._nested_under(layout),
+                collect_data_dirs=self.options.mode == "sync",
+            )
+        else:
+            result.scan = "incremental"
+            newest = max(registered, key=lambda p: self._path(layout, p))
+            discovery = self._generated(layout, newest) or s3p.discover(
+                self.s3,
+                layout,
+                start_after=s3p.key_after_prefix(self._path(layout, newest)),
+                exclude=self._nested_under(layout),
+            )
+
+        self._record_discovery(layout, discovery, known)
+        self._create(layout, discovery, known)
+        if self.options.mode == "sync":
+            self._remove_gone(layout, discovery, known)
+        get_logger().info(
+            "table synced",
+            extra={
+                "database": self.database,
+                "table": self.name,
+                "layout": result.layout,
+                "scan": result.scan,
+                "list_calls": discovery.list_calls,
+                "counts": {c: getattr(result, c) for c in COUNTS},
+            },
+        )
+
+    # ---------------------------------------------------------------- S3 side
+
+    def _sample_paths(
+        self, location: str, registered: list[dict[str, Any]], params: dict[str, str]
+    ) -> list[str]:
+        """Paths (relative to the location) that show the layout: registered ones, else the
+        first data key in S3 (one call, only for a table with nothing registered)."""
+        if s3p.TEMPLATE_PARAMETER in params:
+            return []
+        bucket, prefix = s3p.split_s3_url(location)
+        paths = []
+        for p in registered[:50]:
+            loc = (p.get("StorageDescriptor") or {}).get("Location", "")
+            if loc.startswith(f"s3://{bucket}/{prefix}"):
+                paths.append(loc[len(f"s3://{bucket}/{prefix}") :])
+        if paths:
+            return paths
+        for key in s3p.iter_keys(self.s3, bucket, prefix, exclude=self._nested_in(bucket, prefix)):
+            if s3p.is_data_key(key[len(prefix) :]):
+                return [key[len(prefix) :]]
+        return []
+
+    def _nested_in(self, bucket: str, prefix: str) -> list[str]:
+        """Key prefixes of other tables' locations nested under this prefix."""
+        own = f"s3://{bucket}/{prefix}"
+        return [
+            loc[len(f"s3://{bucket}/") :]
+            for loc in self.nested
+            if loc.startswith(own) and loc != own
+        ]
+
+    def _nested_under(self, layout: s3p.Layout) -> list[str]:
+        return self._nested_in(layout.bucket, layout.list_prefix)
+
+    @staticmethod
+    def _path(layout: s3p.Layout, partition: dict[str, Any]) -> str:
+        """The partition's key prefix, for ordering: its Location when it lies in the layout's
+        prefix, else the path its values give."""
+        loc = (partition.get("StorageDescriptor") or {}).get("Location", "")
+        own = f"s3://{layout.bucket}/{layout.list_prefix}"
+        if loc.startswith(own):
+            key = loc[len(f"s3://{layout.bucket}/") :]
+            return key if key.endswith("/") else key + "/"
+        return layout.path_of(list(partition["Values"]))
+
+    def _generated(self, layout: s3p.Layout, newest: dict[str, Any]) -> s3p.Discovery | None:
+        """For a template whose only key is a projected date: check the dates after the newest
+        partition up to now, instead of listing. None when this does not apply."""
+        if not isinstance(layout, s3p.TemplateLayout) or layout.date_projection is None:
+            return None
+        if len(layout.keys) != 1:
+            return None
+        candidates = layout.date_projection.candidates_after(
+            newest["Values"][0], self.now, self.work.settings.template_max_candidates
+        )
+        if candidates is None:
+            return None
+        found = s3p.Discovery()
+        prefixes = {value: layout.path_of([value]) for value in candidates}
+        checks = {
+            value: self.work.s3_pool.submit(
+                s3p.prefix_has_data, self.s3, layout.bucket, prefix, found
+            )
+            for value, prefix in prefixes.items()
+        }
+        for value, check in checks.items():
+            try:
+                if check.result():
+                    found.partitions[(value,)] = prefixes[value]
+            except Exception as exc:
+                found.error = f"checking s3://{layout.bucket}/{prefixes[value]} failed: " + (
+                    s3p.describe(exc)
+                )
+        return found
+
+    # ---------------------------------------------------------------- Glue side
+
+    def _record_discovery(
+        self, layout: s3p.Layout, discovery: s3p.Discovery, known: dict[tuple, Any]
+    ) -> None:
+        result = self.result
+        result.discovered = len(discovery.partitions)
+        result.existing = sum(1 for v in discovery.partitions if v in known)
+        result.skipped = len(discovery.skipped)
+        for prefix, reason in sorted(discovery.skipped.items()):
+            result.errors.append(f"skipped s3://{layout.bucket}/{prefix}: {reason}")
+        if discovery.error:
+            result.problem(discovery.error)
+
+    def _create(
+        self, layout: s3p.Layout, discovery: s3p.Discovery, known: dict[tuple, Any]
+    ) -> None:
+        result = self.result
+        new = sorted((v, p) for v, p in discovery.partitions.items() if v not in known)
+        if not new:
+            return
+        if self.options.dry_run:
+            result.created = len(new)
+            return
+        inputs = [
+            glue_api.partition_input(self.table, values, f"s3://{layout.bucket}/{prefix}")
+            for values, prefix in new
+        ]
+        outcome = self.work.writer.create(self.database, self.name, inputs)
+        result.created = len(outcome.done)
+        result.existing += len(outcome.already)
+        result.failed = len(outcome.failed)
+        for values, reason in sorted(outcome.failed.items()):
+            result.problem(f"creating partition {list(values)} failed: {reason}")
+
+    def _remove_gone(
+        self, layout: s3p.Layout, discovery: s3p.Discovery, known: dict[tuple, Any]
+    ) -> None:
+        """Sync mode: drop catalog entries whose Location holds no data, behind the guards."""
+        result = self.result
+        if discovery.error:
+            result.problem("nothing removed: the S3 listing did not complete")
+            return
+        own = f"s3://{layout.bucket}/{layout.list_prefix}"
+        nested = [f"s3://{layout.bucket}/{n}" for n in self._nested_under(layout)]
+        gone: dict[tuple, str] = {}
+        outside: dict[tuple, Any] = {}
+        for values, partition in known.items():
+            loc = (partition.get("StorageDescriptor") or {}).get("Location", "")
+            loc = loc if loc.endswith("/") else loc + "/"
+            if loc.startswith(own) and not any(loc.startswith(n) for n in nested):
+                if loc[len(f"s3://{layout.bucket}/") :] not in discovery.data_dirs:
+                    gone[values] = loc
+            elif loc.startswith("s3://"):
+                bucket, key = s3p.split_s3_url(loc)
+                outside[values] = (
+                    loc,
+                    self.work.s3_pool.submit(s3p.prefix_has_data, self.s3, bucket, key),
+                )
+            else:
+                result.errors.append(f"kept {list(values)}: location {loc!r} is not in S3")
+        for values, (loc, check) in outside.items():
+            try:
+                if not check.result():
+                    gone[values] = loc
+            except Exception as exc:
+                result.problem(f"nothing removed: checking {loc} failed: {s3p.describe(exc)}")
+                return
+        if not gone:
+            return
+        limit = self.work.settings.sync_max_remove_fraction
+        share = len(gone) / len(known)
+        refused = share > limit and not self.options.force
+        result.removal_refused = refused
+        if self.options.dry_run:
+            result.would_remove = sorted(gone.values())
+        if refused:
+            result.problem(
+                f"refused to remove {len(gone)} of {len(known)} registered partitions "
+                f"({share:.1%} > SYNC_MAX_REMOVE_FRACTION {limit:.1%}): check the table "
+                "location and the function's S3 permissions, or pass force"
+            )
+            return
+        if self.options.dry_run:
+            result.removed = len(gone)
+            return
+        outcome = self.work.writer.delete(self.database, self.name, sorted(gone))
+        result.removed = len(outcome.done) + len(outcome.already)
+        result.failed += len(outcome.failed)
+        for values, reason in sorted(outcome.failed.items()):
+            result.problem(f"removing partition {list(values)} failed: {reason}")

@@ -1,0 +1,708 @@
+"""Partition layouts, path parsing and escaping, candidate prefixes and S3 listing.
+
+Everything that knows how a partition maps to an S3 prefix lives here, so the Glue side never
+has to guess at paths and each layout can be tested without AWS.
+"""
+
+from __future__ import annotations
+
+import calendar
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+TEMPLATE_PARAMETER = "storage.location.template"
+FOLDER_MARKER_SUFFIX = "_$folder$"
+
+# Hive's FileUtils.escapePathName escapes these (plus control characters) in partition paths.
+_HIVE_ESCAPED = set("\"#%'*/:=?\\\x7f{[]^")
+_HIVE_UNESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+
+_INT_RANGES = {
+    "tinyint": (-(2**7), 2**7 - 1),
+    "smallint": (-(2**15), 2**15 - 1),
+    "int": (-(2**31), 2**31 - 1),
+    "integer": (-(2**31), 2**31 - 1),
+    "bigint": (-(2**63), 2**63 - 1),
+}
+_INT_RE = re.compile(r"[+-]?\d+")
+_DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_TIMESTAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?")
+
+
+# --------------------------------------------------------------------------- paths and names
+
+
+def split_s3_url(url: str) -> tuple[str, str]:
+    """Split `s3://bucket/prefix` into bucket and a key prefix ending in `/` (or empty)."""
+    if not url.startswith("s3://"):
+        raise ValueError(f"location {url!r} is not an s3:// URL")
+    bucket, _, key = url[len("s3://") :].partition("/")
+    if not bucket:
+        raise ValueError(f"location {url!r} has no bucket")
+    if key and not key.endswith("/"):
+        key += "/"
+    return bucket, key
+
+
+def is_ignored_name(name: str) -> bool:
+    """Engines skip files and directories whose names start with `_` or `.`."""
+    return name.startswith(("_", "."))
+
+
+def is_data_key(relative_key: str) -> bool:
+    """True when an object (path relative to a partition or table) is data an engine would read.
+
+    Folder markers (`…_$folder$`, keys ending in `/`) and anything at or under an ignored
+    name (`_SUCCESS`, `_temporary/…`, `.hive-staging…/…`) are not data.
+    """
+    if not relative_key or relative_key.endswith(("/", FOLDER_MARKER_SUFFIX)):
+        return False
+    return not any(is_ignored_name(part) for part in relative_key.split("/"))
+
+
+def key_after_prefix(prefix: str) -> str:
+    """The smallest string that sorts after every key under `prefix` (which ends in `/`).
+
+    `ListObjectsV2(StartAfter=…)` with it skips the whole prefix: `0` is the character right
+    after `/`, so `a/b0` sorts after every `a/b/…` key.
+    """
+    return prefix[:-1] + "0" if prefix.endswith("/") else prefix + "/0"
+
+
+def hive_escape(value: str) -> str:
+    """Escape a partition value the way Hive writes it into a path (`:` → `%3A`)."""
+    if value == "":
+        return ""
+    return "".join(
+        f"%{ord(ch):02X}" if ch in _HIVE_ESCAPED or ord(ch) < 0x20 else ch for ch in value
+    )
+
+
+def hive_unescape(text: str) -> str:
+    """Undo Hive path escaping; a `%` not followed by two hex digits stays as it is."""
+    return _HIVE_UNESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+
+
+def render_hive_path(keys: list[str], values: list[str]) -> str:
+    """The relative Hive-style path (`k1=v1/k2=v2/`) for partition values."""
+    return "".join(f"{hive_escape(k)}={hive_escape(v)}/" for k, v in zip(keys, values, strict=True))
+
+
+# --------------------------------------------------------------------------- value types
+
+
+def check_value(type_name: str, value: str) -> str | None:
+    """Return why `value` does not fit the Hive/Glue column type, or None when it fits.
+
+    This validates and never rewrites: `07` fits `int` and is registered as `07`.
+    """
+    t = type_name.strip().lower()
+    if value == HIVE_DEFAULT_PARTITION:
+        return None
+    if t in _INT_RANGES:
+        if not _INT_RE.fullmatch(value):
+            return f"{value!r} is not an {t}"
+        low, high = _INT_RANGES[t]
+        if not low <= int(value) <= high:
+            return f"{value!r} is out of range for {t}"
+        return None
+    if t == "date":
+        if not _DATE_RE.fullmatch(value):
+            return f"{value!r} is not a date (yyyy-MM-dd)"
+        try:
+            date.fromisoformat(value)
+        except ValueError:
+            return f"{value!r} is not a valid date"
+        return None
+    if t == "boolean":
+        return None if value.lower() in ("true", "false") else f"{value!r} is not a boolean"
+    if t == "timestamp":
+        if not _TIMESTAMP_RE.fullmatch(value):
+            return f"{value!r} is not a timestamp (yyyy-MM-dd HH:mm:ss)"
+        try:
+            datetime.strptime(value[:19], "%Y-%m-%d %H:%M:%S")
+        except ValueError:
+            return f"{value!r} is not a valid timestamp"
+        return None
+    if t in ("float", "double") or t.startswith("decimal"):
+        try:
+            Decimal(value)
+        except InvalidOperation:
+            return f"{value!r} is not a number"
+        return None
+    return None
+
+
+# --------------------------------------------------------------------------- Java date formats
+
+_JAVA_FIELDS = {"y": "year", "M": "month", "d": "day", "H": "hour", "m": "minute", "s": "second"}
+_UNIT_ORDER = ["YEARS", "MONTHS", "DAYS", "HOURS", "MINUTES", "SECONDS"]
+_FIELD_UNIT = {
+    "year": "YEARS",
+    "month": "MONTHS",
+    "day": "DAYS",
+    "hour": "HOURS",
+    "minute": "MINUTES",
+    "second": "SECONDS",
+}
+
+
+class JavaDateFormat:
+    """The subset of Java's DateTimeFormatter patterns Athena partition projection uses.
+
+    Supports `y M d H m s`, quoted literals (`'T'`) and any other character as a literal, which
+    covers `yyyy-MM-dd`, `yyyy/MM/dd/HH`, `yyyyMMdd`, `yyyy-MM-dd-HH-mm` and the like.
+    """
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self.tokens: list[tuple[str, str]] = []  # ("field", letters) or ("literal", text)
+        i = 0
+        while i < len(pattern):
+            ch = pattern[i]
+            if ch == "'":
+                end = pattern.find("'", i + 1)
+                if end < 0:
+                    raise ValueError(f"date format {pattern!r} has an unclosed quote")
+                self.tokens.append(("literal", pattern[i + 1 : end] or "'"))
+                i = end + 1
+            elif ch.isalpha():
+                if ch not in _JAVA_FIELDS:
+                    raise ValueError(f"date format {pattern!r}: letter {ch!r} is not supported")
+                j = i
+                while j < len(pattern) and pattern[j] == ch:
+                    j += 1
+                self.tokens.append(("field", pattern[i:j]))
+                i = j
+            else:
+                self.tokens.append(("literal", ch))
+                i += 1
+        fields = [_JAVA_FIELDS[t[1][0]] for t in self.tokens if t[0] == "field"]
+        if "year" not in fields:
+            raise ValueError(f"date format {pattern!r} has no year")
+        self.fields = fields
+        self.unit = max((_FIELD_UNIT[f] for f in fields), key=_UNIT_ORDER.index)
+        self._regex = re.compile("".join(self._token_regex(t) for t in self.tokens))
+
+    @staticmethod
+    def _token_regex(token: tuple[str, str]) -> str:
+        kind, text = token
+        if kind == "literal":
+            return re.escape(text)
+        name = _JAVA_FIELDS[text[0]]
+        if text[0] == "y":
+            width = "{4}" if len(text) != 2 else "{2}"
+            return f"(?P<{name}>\\d{width})"
+        return f"(?P<{name}>\\d{{{len(text)}}})" if len(text) > 1 else f"(?P<{name}>\\d{{1,2}})"
+
+    def regex(self) -> str:
+        """A regex fragment (no named groups) that matches formatted values."""
+        return re.sub(r"\(\?P<\w+>", "(?:", self._regex.pattern)
+
+    def format(self, moment: datetime) -> str:
+        """Render a datetime with this pattern."""
+        out = []
+        for kind, text in self.tokens:
+            if kind == "literal":
+                out.append(text)
+                continue
+            number = getattr(moment, _JAVA_FIELDS[text[0]])
+            if text[0] == "y" and len(text) == 2:
+                number %= 100
+            out.append(str(number).zfill(len(text)))
+        return "".join(out)
+
+    def parse(self, value: str) -> datetime | None:
+        """Parse a value written with this pattern, or None when it does not fit."""
+        match = self._regex.fullmatch(value)
+        if not match:
+            return None
+        parts = {k: int(v) for k, v in match.groupdict().items()}
+        if "year" in parts and len(match.group("year")) == 2:
+            parts["year"] += 2000
+        try:
+            return datetime(
+                parts["year"],
+                parts.get("month", 1),
+                parts.get("day", 1),
+                parts.get("hour", 0),
+                parts.get("minute", 0),
+                parts.get("second", 0),
+            )
+        except ValueError:
+            return None
+
+    def truncate(self, moment: datetime) -> datetime:
+        """Drop the fields finer than this pattern's unit (`yyyy-MM-dd` keeps the date)."""
+        return self.parse(self.format(moment)) or moment
+
+
+def add_interval(moment: datetime, amount: int, unit: str) -> datetime:
+    """Add `amount` calendar units; months and years clamp to the month's last day."""
+    unit = unit.upper().rstrip("S") + "S"
+    if unit in ("YEARS", "MONTHS"):
+        months = moment.month - 1 + amount * (12 if unit == "YEARS" else 1)
+        year, month = moment.year + months // 12, months % 12 + 1
+        day = min(moment.day, calendar.monthrange(year, month)[1])
+        return moment.replace(year=year, month=month, day=day)
+    seconds = {"WEEKS": 604800, "DAYS": 86400, "HOURS": 3600, "MINUTES": 60, "SECONDS": 1}
+    if unit not in seconds:
+        raise ValueError(f"interval unit {unit!r} is not one of YEARS … SECONDS")
+    return moment + timedelta(seconds=amount * seconds[unit])
+
+
+_NOW_RE = re.compile(r"NOW(?:\s*([+-])\s*(\d+)\s*([A-Z]+?)S?)?", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class DateProjection:
+    """Athena's `projection.<key>.*` settings for a `date` key, resolved against a `now`."""
+
+    key: str
+    fmt: JavaDateFormat
+    start: datetime | None
+    end: datetime | None
+    interval: int
+    unit: str
+
+    @classmethod
+    def from_parameters(cls, key: str, params: dict[str, str], now: datetime) -> DateProjection:
+        """Read `projection.<key>.format/range/interval/interval.unit`; raise ValueError if bad."""
+        prefix = f"projection.{key}."
+        fmt_text = params.get(prefix + "format")
+        if not fmt_text:
+            raise ValueError(f"projection.{key}.format is missing for a date projection")
+        fmt = JavaDateFormat(fmt_text)
+        start = end = None
+        if prefix + "range" in params:
+            bounds = [b.strip() for b in params[prefix + "range"].split(",")]
+            if len(bounds) != 2:
+                raise ValueError(f"projection.{key}.range must be 'start,end'")
+            start, end = (cls._bound(b, fmt, now, key) for b in bounds)
+        try:
+            interval = int(params.get(prefix + "interval", "1"))
+        except ValueError:
+            raise ValueError(f"projection.{key}.interval is not an integer") from None
+        if interval < 1:
+            raise ValueError(f"projection.{key}.interval must be at least 1")
+        unit = params.get(prefix + "interval.unit", fmt.unit).upper()
+        add_interval(now, 0, unit)  # validates the unit
+        return cls(key, fmt, start, end, interval, unit)
+
+    @staticmethod
+    def _bound(text: str, fmt: JavaDateFormat, now: datetime, key: str) -> datetime:
+        match = _NOW_RE.fullmatch(text)
+        if match:
+            sign, amount, unit = match.groups()
+            if not sign:
+                return now
+            return add_interval(now, int(amount) * (1 if sign == "+" else -1), unit)
+        parsed = fmt.parse(text)
+        if parsed is None:
+            raise ValueError(f"projection.{key}.range bound {text!r} does not fit its format")
+        return parsed
+
+    def candidates_after(self, last_value: str, now: datetime, limit: int) -> list[str] | None:
+        """Values after `last_value` up to now (and the range's end), oldest first.
+
+        Steps are computed from the anchor (`anchor + k·interval`), not chained, so month ends
+        and leap days do not drift. Returns None when there would be more than `limit`.
+        """
+        anchor = self.fmt.parse(last_value)
+        if anchor is None:
+            return None
+        stop = min(now, self.end) if self.end else now
+        values = []
+        k = 1
+        while True:
+            moment = add_interval(anchor, k * self.interval, self.unit)
+            if moment > stop:
+                return values
+            if self.start is None or moment >= self.start:
+                values.append(self.fmt.format(moment))
+                if len(values) > limit:
+                    return None
+            k += 1
+
+
+# --------------------------------------------------------------------------- layouts
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """What a layout makes of one S3 key: a partition, a skipped path, or nothing."""
+
+    values: tuple[str, ...] | None = None
+    prefix: str | None = None  # the partition's (or skipped path's) key prefix, ending in `/`
+    reason: str | None = None  # why the path was skipped
+
+
+class Layout(Protocol):
+    """How one table's partitions map to S3 keys."""
+
+    name: str
+    bucket: str
+    list_prefix: str
+
+    def parse(self, key: str) -> Parsed | None:
+        """Map an S3 key (full, within `bucket`) to its partition, or None to ignore it."""
+        ...
+
+    def path_of(self, values: list[str]) -> str:
+        """The key prefix the partition with these values has in this layout."""
+        ...
+
+
+@dataclass(frozen=True)
+class PartitionKey:
+    """A partition column as Glue describes it."""
+
+    name: str
+    type: str = "string"
+
+
+def _check_types(keys: list[PartitionKey], values: list[str]) -> str | None:
+    for key, value in zip(keys, values, strict=True):
+        reason = check_value(key.type, value)
+        if reason:
+            return f"{key.name}: {reason}"
+    return None
+
+
+@dataclass
+class _DirectoryLayout:
+    """Shared parsing for layouts with one directory level per partition key."""
+
+    bucket: str
+    list_prefix: str
+    keys: list[PartitionKey]
+    validators: dict[str, Callable[[str], str | None]] = field(default_factory=dict)
+
+    def _values(self, parts: list[str]) -> tuple[list[str] | None, str | None]:
+        raise NotImplementedError
+
+    def parse(self, key: str) -> Parsed | None:
+        relative = key[len(self.list_prefix) :]
+        if not is_data_key(relative):
+            return None
+        n = len(self.keys)
+        parts = relative.split("/")
+        if len(parts) - 1 < n:
+            where = self.list_prefix + "/".join(parts[:-1]) + ("/" if len(parts) > 1 else "")
+            return Parsed(prefix=where, reason=f"fewer than {n} directory levels")
+        prefix = self.list_prefix + "/".join(parts[:n]) + "/"
+        values, reason = self._values(parts[:n])
+        if values is None:
+            return Parsed(prefix=prefix, reason=reason)
+        reason = _check_types(self.keys, values) or self._check_projection(values)
+        if reason:
+            return Parsed(prefix=prefix, reason=reason)
+        return Parsed(values=tuple(values), prefix=prefix)
+
+    def _check_projection(self, values: list[str]) -> str | None:
+        for key, value in zip(self.keys, values, strict=True):
+            check = self.validators.get(key.name)
+            if check and (reason := check(value)):
+                return f"{key.name}: {reason}"
+        return None
+
+
+@dataclass
+class HiveLayout(_DirectoryLayout):
+    """`key=value/…` directories, Hive path escaping, key names matched case-insensitively."""
+
+    name: str = "hive"
+
+    def _values(self, parts: list[str]) -> tuple[list[str] | None, str | None]:
+        values = []
+        for key, part in zip(self.keys, parts, strict=True):
+            name, sep, raw = part.partition("=")
+            if not sep:
+                return None, f"{part!r} is not key=value"
+            if hive_unescape(name).lower() != key.name.lower():
+                return None, f"expected key {key.name!r}, found {hive_unescape(name)!r}"
+            values.append(hive_unescape(raw))
+        return values, None
+
+    def path_of(self, values: list[str]) -> str:
+        return self.list_prefix + render_hive_path([k.name for k in self.keys], values)
+
+
+@dataclass
+class PositionalLayout(_DirectoryLayout):
+    """Firehose-style `2024/01/15/07/`: the n-th directory is the n-th partition key."""
+
+    name: str = "positional"
+
+    def _values(self, parts: list[str]) -> tuple[list[str] | None, str | None]:
+        return list(parts), None
+
+    def path_of(self, values: list[str]) -> str:
+        return self.list_prefix + "".join(f"{v}/" for v in values)
+
+
+@dataclass
+class TemplateLayout:
+    """Partitions placed by `storage.location.template` (`s3://b/events/${year}/${month}/`)."""
+
+    bucket: str
+    list_prefix: str
+    keys: list[PartitionKey]
+    template_key: str  # the template's key part, `events/${year}/${month}/`
+    regex: re.Pattern[str]
+    validators: dict[str, Callable[[str], str | None]] = field(default_factory=dict)
+    date_projection: DateProjection | None = None
+    name: str = "template"
+
+    @classmethod
+    def from_table(
+        cls, template: str, keys: list[PartitionKey], params: dict[str, str], now: datetime
+    ) -> TemplateLayout:
+        """Build the layout from the template and the `projection.*` table parameters."""
+        bucket, _ = split_s3_url(template)
+        template_key = template[len("s3://") + len(bucket) + 1 :]
+        names = re.findall(r"\$\{([^}]+)\}", template_key)
+        by_lower = {k.name.lower(): k for k in keys}
+        missing = [k.name for k in keys if k.name.lower() not in {n.lower() for n in names}]
+        if missing:
+            raise ValueError(f"{TEMPLATE_PARAMETER} has no placeholder for {', '.join(missing)}")
+        unknown = [n for n in names if n.lower() not in by_lower]
+        if unknown:
+            raise ValueError(f"{TEMPLATE_PARAMETER} names unknown keys {', '.join(unknown)}")
+        validators, date_projection, pieces = {}, None, []
+        pos = 0
+        seen: set[str] = set()
+        for match in re.finditer(r"\$\{([^}]+)\}", template_key):
+            pieces.append(re.escape(template_key[pos : match.start()]))
+            key = by_lower[match.group(1).lower()]
+            group = f"k{list(by_lower).index(key.name.lower())}"
+            if key.name in seen:
+                pieces.append(f"(?P={group})")
+            else:
+                seen.add(key.name)
+                fragment, validator, projection = _projection_fragment(key.name, params, now)
+                if validator:
+                    validators[key.name] = validator
+                if projection:
+                    date_projection = date_projection or projection
+                pieces.append(f"(?P<{group}>{fragment})")
+            pos = match.end()
+        tail = template_key[pos:]
+        if tail and not tail.endswith("/"):
+            tail += "/"
+        pieces.append(re.escape(tail or "/"))
+        list_prefix = template_key[: template_key.index("${")]
+        return cls(
+            bucket=bucket,
+            list_prefix=list_prefix,
+            keys=keys,
+            template_key=template_key if template_key.endswith("/") else template_key + "/",
+            regex=re.compile("".join(pieces)),
+            validators=validators,
+            date_projection=date_projection,
+        )
+
+    def parse(self, key: str) -> Parsed | None:
+        if not is_data_key(key[len(self.list_prefix) :]):
+            return None
+        match = self.regex.match(key)
+        if not match:
+            where = key.rsplit("/", 1)[0] + "/"
+            return Parsed(prefix=where, reason=f"does not match the template {self.template_key}")
+        values = [match.group(f"k{i}") for i in range(len(self.keys))]
+        prefix = match.group(0)
+        reason = _check_types(self.keys, values)
+        for k, v in zip(self.keys, values, strict=True):
+            check = self.validators.get(k.name)
+            if not reason and check and (problem := check(v)):
+                reason = f"{k.name}: {problem}"
+        if reason:
+            return Parsed(prefix=prefix, reason=reason)
+        return Parsed(values=tuple(values), prefix=prefix)
+
+    def path_of(self, values: list[str]) -> str:
+        path = self.template_key
+        for key, value in zip(self.keys, values, strict=True):
+            path = re.sub(r"\$\{" + re.escape(key.name) + r"\}", value, path, flags=re.IGNORECASE)
+        return path
+
+
+def _projection_fragment(
+    key: str, params: dict[str, str], now: datetime
+) -> tuple[str, Callable[[str], str | None] | None, DateProjection | None]:
+    """The regex for one template placeholder, its value check, and its date projection."""
+    kind = params.get(f"projection.{key}.type", "").lower()
+    if kind == "date":
+        projection = DateProjection.from_parameters(key, params, now)
+        fmt = projection.fmt
+
+        def check(value: str) -> str | None:
+            if fmt.parse(value) is None:
+                return f"{value!r} does not fit the date format {fmt.pattern!r}"
+            return None
+
+        return fmt.regex(), check, projection
+    if kind == "enum":
+        allowed = [v.strip() for v in params.get(f"projection.{key}.values", "").split(",")]
+        return "[^/]+", (lambda v: None if v in allowed else f"{v!r} is not an allowed value"), None
+    if kind == "integer":
+        return r"[+-]?\d+", None, None
+    return "[^/]+", None, None
+
+
+def projection_validators(
+    keys: list[PartitionKey], params: dict[str, str], now: datetime
+) -> dict[str, Callable[[str], str | None]]:
+    """Value checks from `projection.<key>.type=date|enum` for directory layouts."""
+    validators = {}
+    for key in keys:
+        if params.get(f"projection.{key.name}.type"):
+            _, check, _ = _projection_fragment(key.name, params, now)
+            if check:
+                validators[key.name] = check
+    return validators
+
+
+def detect_layout(
+    location: str,
+    keys: list[PartitionKey],
+    params: dict[str, str],
+    now: datetime,
+    sample_paths: Iterable[str] = (),
+) -> Layout:
+    """Choose the table's layout: its template if it has one, else Hive when a sample path
+    (relative to the location) starts with `<first key>=`, else positional."""
+    template = params.get(TEMPLATE_PARAMETER)
+    if template:
+        return TemplateLayout.from_table(template, keys, params, now)
+    bucket, prefix = split_s3_url(location)
+    validators = projection_validators(keys, params, now)
+    first = keys[0].name.lower() + "="
+    if any(hive_unescape(p).lower().startswith(first) for p in sample_paths):
+        return HiveLayout(bucket, prefix, keys, validators)
+    return PositionalLayout(bucket, prefix, keys, validators)
+
+
+# --------------------------------------------------------------------------- S3 listing
+
+
+@dataclass
+class Discovery:
+    """What one S3 pass found for a table."""
+
+    partitions: dict[tuple[str, ...], str] = field(default_factory=dict)  # values -> prefix
+    skipped: dict[str, str] = field(default_factory=dict)  # prefix -> reason
+    data_dirs: set[str] = field(default_factory=set)  # every directory holding data (sync mode)
+    error: str | None = None  # set when a listing call failed: the pass is incomplete
+    list_calls: int = 0
+
+
+def iter_keys(
+    s3: Any,
+    bucket: str,
+    prefix: str,
+    start_after: str | None = None,
+    exclude: Iterable[str] = (),
+    counter: Discovery | None = None,
+) -> Iterator[str]:
+    """Yield every key under `prefix` after `start_after`, in key order, paginated.
+
+    Keys under an `exclude` prefix (another table's location nested under this one) or under
+    an ignored directory (`_temporary/`, `.hive-staging…/`) are jumped over with a fresh
+    `StartAfter`, so a big ignored subtree costs one call, not one per thousand keys in it.
+    """
+    paginator = s3.get_paginator("list_objects_v2")
+    excluded = sorted(exclude)
+    after = start_after
+    while True:
+        params = {"Bucket": bucket, "Prefix": prefix}
+        if after:
+            params["StartAfter"] = after
+        jump = None
+        for page in paginator.paginate(**params):
+            if counter is not None:
+                counter.list_calls += 1
+            for item in page.get("Contents", ()):
+                key = item["Key"]
+                jump = _subtree_to_skip(key, prefix, excluded)
+                if jump:
+                    break
+                yield key
+            if jump:
+                break
+        if not jump:
+            return
+        after = key_after_prefix(jump)
+
+
+def _subtree_to_skip(key: str, prefix: str, excluded: list[str]) -> str | None:
+    for other in excluded:
+        if key.startswith(other):
+            return other
+    relative = key[len(prefix) :]
+    parts = relative.split("/")
+    for i, part in enumerate(parts[:-1]):
+        if is_ignored_name(part):
+            return prefix + "/".join(parts[: i + 1]) + "/"
+    return None
+
+
+def discover(
+    s3: Any,
+    layout: Layout,
+    start_after: str | None = None,
+    exclude: Iterable[str] = (),
+    collect_data_dirs: bool = False,
+) -> Discovery:
+    """List the layout's prefix (after `start_after`) and group data keys into partitions.
+
+    A failed call ends the pass with `error` set and keeps what was found before it.
+    """
+    found = Discovery()
+    try:
+        for key in iter_keys(s3, layout.bucket, layout.list_prefix, start_after, exclude, found):
+            if collect_data_dirs and is_data_key(key[len(layout.list_prefix) :]):
+                _add_dirs(found.data_dirs, key, len(layout.list_prefix))
+            parsed = layout.parse(key)
+            if parsed is None:
+                continue
+            if parsed.values is None:
+                found.skipped.setdefault(parsed.prefix or key, parsed.reason or "does not parse")
+            else:
+                found.partitions.setdefault(parsed.values, parsed.prefix or "")
+    except (ClientError, BotoCoreError) as exc:
+        found.error = f"listing s3://{layout.bucket}/{layout.list_prefix} failed: {describe(exc)}"
+    return found
+
+
+def _add_dirs(dirs: set[str], key: str, start: int) -> None:
+    end = key.rfind("/")
+    while end >= start:
+        directory = key[: end + 1]
+        if directory in dirs:
+            return
+        dirs.add(directory)
+        end = key.rfind("/", 0, end)
+
+
+def prefix_has_data(s3: Any, bucket: str, prefix: str, counter: Discovery | None = None) -> bool:
+    """True when at least one data object lies under `prefix`; raises if S3 cannot tell."""
+    for key in iter_keys(s3, bucket, prefix, counter=counter):
+        if is_data_key(key[len(prefix) :]):
+            return True
+    return False
+
+
+def describe(exc: BaseException) -> str:
+    """A short, readable reason for an AWS error."""
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".rstrip(": ")
+    return f"{type(exc).__name__}: {exc}"

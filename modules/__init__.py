@@ -1,0 +1,1 @@
+"""The partition-sync function's modules."""

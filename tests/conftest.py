@@ -1,0 +1,154 @@
+"""Shared fixtures: one moto server over real HTTP on loopback, dummy credentials, and builders
+for RAW databases, tables and S3 objects."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto.server import ThreadedMotoServer
+
+REGION = "us-east-1"
+DUMMY_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+# No test may reach real AWS: dummy credentials for everything, from the start.
+for _name, _value in DUMMY_ENV.items():
+    os.environ[_name] = _value
+os.environ.pop("AWS_PROFILE", None)
+os.environ.setdefault("RETRY_BASE_DELAY_SECONDS", "0.01")
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """A moto server on a free loopback port, for the whole session."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    previous = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+        if previous is None:
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+        else:
+            os.environ["AWS_ENDPOINT_URL"] = previous
+
+
+@dataclass
+class Aws:
+    """Clients for a test, and builders for the catalog and the bucket."""
+
+    endpoint: str
+    glue: Any
+    s3: Any
+
+    def bucket(self, name: str) -> str:
+        self.s3.create_bucket(Bucket=name)
+        return name
+
+    def database(self, name: str) -> str:
+        self.glue.create_database(DatabaseInput={"Name": name})
+        return name
+
+    def table(
+        self,
+        database: str,
+        name: str,
+        location: str | None,
+        keys: list[tuple[str, str]] | list[str],
+        parameters: dict[str, str] | None = None,
+        serde: str = "org.openx.data.jsonserde.JsonSerDe",
+    ) -> dict[str, Any]:
+        sd: dict[str, Any] = {
+            "Columns": [{"Name": "id", "Type": "string"}, {"Name": "payload", "Type": "string"}],
+            "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+            "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+            "SerdeInfo": {"SerializationLibrary": serde, "Parameters": {"paths": "id,payload"}},
+            "Compressed": False,
+            "Parameters": {"classification": "json"},
+        }
+        if location is not None:
+            sd["Location"] = location
+        table_input = {
+            "Name": name,
+            "TableType": "EXTERNAL_TABLE",
+            "StorageDescriptor": sd,
+            "PartitionKeys": [
+                {"Name": k, "Type": "string"} if isinstance(k, str) else {"Name": k[0], "Type": k[1]}
+                for k in keys
+            ],
+            "Parameters": {"classification": "json", **(parameters or {})},
+        }
+        self.glue.create_table(DatabaseName=database, TableInput=table_input)
+        return table_input
+
+    def put(self, bucket: str, keys: list[str], body: bytes = b'{"id": "1"}\n') -> None:
+        for key in keys:
+            self.s3.put_object(Bucket=bucket, Key=key, Body=body)
+
+    def register(
+        self, database: str, table: str, partitions: list[tuple[list[str], str]]
+    ) -> None:
+        """Register partitions (values, location) the way an earlier run would have."""
+        sd = self.glue.get_table(DatabaseName=database, Name=table)["Table"]["StorageDescriptor"]
+        inputs = [
+            {"Values": values, "StorageDescriptor": {**sd, "Location": location}}
+            for values, location in partitions
+        ]
+        for i in range(0, len(inputs), 100):
+            self.glue.batch_create_partition(
+                DatabaseName=database, TableName=table, PartitionInputList=inputs[i : i + 100]
+            )
+
+    def partitions(self, database: str, table: str) -> dict[tuple[str, ...], str]:
+        """The catalog's partitions of a table: values -> location."""
+        found = self.glue.get_partitions(DatabaseName=database, TableName=table)["Partitions"]
+        return {tuple(p["Values"]): p["StorageDescriptor"]["Location"] for p in found}
+
+
+@pytest.fixture
+def aws(moto_endpoint: str) -> Iterator[Aws]:
+    """A clean moto state for each test."""
+    request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST", data=b"")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        response.read()
+    yield Aws(
+        moto_endpoint,
+        boto3.client("glue", region_name=REGION, endpoint_url=moto_endpoint),
+        boto3.client("s3", region_name=REGION, endpoint_url=moto_endpoint),
+    )
+
+
+@dataclass
+class FakeContext:
+    """A Lambda context whose remaining time falls by `step_ms` at each look."""
+
+    remaining_ms: int
+    step_ms: int = 0
+
+    def get_remaining_time_in_millis(self) -> int:
+        value = self.remaining_ms
+        self.remaining_ms -= self.step_ms
+        return value
+
+
+def dumps(value: Any) -> str:
+    """Pretty JSON for assertion messages."""
+    return json.dumps(value, indent=1, default=str)
