@@ -7,6 +7,7 @@ whatever still fails is returned with its reason, never dropped.
 
 from __future__ import annotations
 
+import copy
 import random
 import re
 import time
@@ -188,7 +189,7 @@ def find_recent_partitions(
 def partition_input(table: dict[str, Any], values: Iterable[str], location: str) -> dict[str, Any]:
     """A PartitionInput whose storage descriptor is the table's, with its own Location."""
     table_sd = table.get("StorageDescriptor") or {}
-    sd = {k: table_sd[k] for k in _SD_FIELDS if k in table_sd}
+    sd = copy.deepcopy({k: table_sd[k] for k in _SD_FIELDS if k in table_sd})
     sd["Location"] = location if location.endswith("/") else location + "/"
     return {"Values": list(values), "StorageDescriptor": sd}
 
