@@ -98,8 +98,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         try:
             tables = glue_api.get_tables(clients.glue, database)
         except (ClientError, BotoCoreError) as exc:
-            results.append(TableResult(database, None))
-            results[-1].fail(f"reading database {database} failed: {describe(exc)}")
+            message = f"reading database {database} failed: {describe(exc)}"
+            results.append(TableResult.failure(database, None, message))
             continue
         all_locations += [_location(t) for t in tables if _location(t)]
         by_name = {t["Name"]: t for t in tables}
@@ -107,8 +107,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             if name in by_name:
                 jobs.append((database, by_name[name]))
             else:
-                results.append(TableResult(database, name))
-                results[-1].fail(f"table {database}.{name} not found")
+                message = f"table {database}.{name} not found"
+                results.append(TableResult.failure(database, name, message))
 
     remaining: list[tuple[str, str]] = []
     with (

@@ -128,6 +128,13 @@ class TableResult:
     would_remove: list[str] | None = None
     removal_refused: bool | None = None
 
+    @classmethod
+    def failure(cls, database: str, table: str | None, message: str) -> TableResult:
+        """An entry for something that could not be processed at all."""
+        result = cls(database, table)
+        result.fail(message)
+        return result.finish()
+
     def problem(self, message: str) -> None:
         """Record an error that makes the table (and the run) partial."""
         self.problems += 1
