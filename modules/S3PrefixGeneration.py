@@ -530,7 +530,8 @@ class TemplateLayout:
     def path_of(self, values: list[str]) -> str:
         path = self.template_key
         for key, value in zip(self.keys, values, strict=True):
-            path = re.sub(r"\$\{" + re.escape(key.name) + r"\}", value, path, flags=re.IGNORECASE)
+            placeholder = r"\$\{" + re.escape(key.name) + r"\}"
+            path = re.sub(placeholder, lambda _m, v=value: v, path, flags=re.IGNORECASE)
         return path
 
 
