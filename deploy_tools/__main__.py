@@ -7,7 +7,9 @@ import json
 import sys
 from collections.abc import Sequence
 
-from deploy_tools.settings import ENVIRONMENTS
+# The same names as deploy_tools.settings.ENVIRONMENTS; not imported from there so that
+# "notify" runs on a bare python3 (PyYAML and boto3 may not be installed when a job fails).
+ENVIRONMENTS = ("dev", "beta", "prod")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
