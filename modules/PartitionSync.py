@@ -260,7 +260,6 @@ class _TableSync:
         layout = s3p.detect_layout(
             location, keys, params, self.now, self._sample_paths(location, registered, params)
         )
-        result.layout = layout.name
         known = {tuple(p["Values"]): p for p in registered}
 
         if full or not registered:
@@ -281,6 +280,7 @@ class _TableSync:
                 exclude=self._nested_under(layout),
             )
 
+        result.layout = layout.name  # known once listed when nothing was registered
         self._record_discovery(layout, discovery, known)
         self._create(layout, discovery, known)
         if self.options.mode == "sync":
@@ -302,8 +302,7 @@ class _TableSync:
     def _sample_paths(
         self, location: str, registered: list[dict[str, Any]], params: dict[str, str]
     ) -> list[str]:
-        """Paths (relative to the location) that show the layout: registered ones, else the
-        first data key in S3 (one call, only for a table with nothing registered)."""
+        """Paths (relative to the location) of registered partitions, which show the layout."""
         if s3p.TEMPLATE_PARAMETER in params:
             return []
         bucket, prefix = s3p.split_s3_url(location)
@@ -312,12 +311,7 @@ class _TableSync:
             loc = (p.get("StorageDescriptor") or {}).get("Location", "")
             if loc.startswith(f"s3://{bucket}/{prefix}"):
                 paths.append(loc[len(f"s3://{bucket}/{prefix}") :])
-        if paths:
-            return paths
-        for key in s3p.iter_keys(self.s3, bucket, prefix, exclude=self._nested_in(bucket, prefix)):
-            if s3p.is_data_key(key[len(prefix) :]):
-                return [key[len(prefix) :]]
-        return []
+        return paths
 
     def _nested_in(self, bucket: str, prefix: str) -> list[str]:
         """Key prefixes of other tables' locations nested under this prefix."""
@@ -390,7 +384,13 @@ class _TableSync:
         self, layout: s3p.Layout, discovery: s3p.Discovery, known: dict[tuple, Any]
     ) -> None:
         result = self.result
-        new = sorted((v, p) for v, p in discovery.partitions.items() if v not in known)
+        # In S3 path order (the order incremental runs use), one chunk after the other: a run
+        # that dies half-way leaves no registered partition above one it never wrote, so the
+        # next incremental run, which lists after the newest registered path, finds the rest.
+        new = sorted(
+            ((v, p) for v, p in discovery.partitions.items() if v not in known),
+            key=lambda item: item[1],
+        )
         if not new:
             return
         if self.options.dry_run:
@@ -400,7 +400,10 @@ class _TableSync:
             glue_api.partition_input(self.table, values, f"s3://{layout.bucket}/{prefix}")
             for values, prefix in new
         ]
-        outcome = self.work.writer.create(self.database, self.name, inputs)
+        outcome = glue_api.WriteOutcome()
+        for i in range(0, len(inputs), glue_api.CREATE_CHUNK):
+            chunk = inputs[i : i + glue_api.CREATE_CHUNK]
+            outcome.merge(self.work.writer.create(self.database, self.name, chunk))
         result.created = len(outcome.done)
         result.existing += len(outcome.already)
         result.failed = len(outcome.failed)

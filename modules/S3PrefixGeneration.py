@@ -173,7 +173,7 @@ class JavaDateFormat:
                     raise ValueError(f"date format {pattern!r} has an unclosed quote")
                 self.tokens.append(("literal", pattern[i + 1 : end] or "'"))
                 i = end + 1
-            elif ch.isalpha():
+            elif ch.isascii() and ch.isalpha():
                 if ch not in _JAVA_FIELDS:
                     raise ValueError(f"date format {pattern!r}: letter {ch!r} is not supported")
                 j = i
@@ -302,8 +302,8 @@ class DateProjection:
         if match:
             sign, amount, unit = match.groups()
             if not sign:
-                return now
-            return add_interval(now, int(amount) * (1 if sign == "+" else -1), unit)
+                return fmt.truncate(now)
+            return fmt.truncate(add_interval(now, int(amount) * (1 if sign == "+" else -1), unit))
         parsed = fmt.parse(text)
         if parsed is None:
             raise ValueError(f"projection.{key}.range bound {text!r} does not fit its format")
@@ -579,16 +579,56 @@ def detect_layout(
     sample_paths: Iterable[str] = (),
 ) -> Layout:
     """Choose the table's layout: its template if it has one, else Hive when a sample path
-    (relative to the location) starts with `<first key>=`, else positional."""
+    (relative to the location) starts with `<first key>=`, else positional; with no sample,
+    the first data key listed decides."""
     template = params.get(TEMPLATE_PARAMETER)
     if template:
         return TemplateLayout.from_table(template, keys, params, now)
     bucket, prefix = split_s3_url(location)
     validators = projection_validators(keys, params, now)
-    first = keys[0].name.lower() + "="
-    if any(hive_unescape(p).lower().startswith(first) for p in sample_paths):
-        return HiveLayout(bucket, prefix, keys, validators)
-    return PositionalLayout(bucket, prefix, keys, validators)
+    hive = HiveLayout(bucket, prefix, keys, validators)
+    positional = PositionalLayout(bucket, prefix, keys, validators)
+    samples = list(sample_paths)
+    if not samples:
+        return AutoLayout(hive, positional)
+    return hive if any(_looks_hive(hive, p) for p in samples) else positional
+
+
+def _looks_hive(hive: HiveLayout, relative_path: str) -> bool:
+    return hive_unescape(relative_path).lower().startswith(hive.keys[0].name.lower() + "=")
+
+
+@dataclass
+class AutoLayout:
+    """Hive or positional for a table with nothing registered yet: decided by the first data key
+    the listing meets, so that choosing costs no S3 call of its own."""
+
+    hive: HiveLayout
+    positional: PositionalLayout
+    chosen: HiveLayout | PositionalLayout | None = None
+
+    @property
+    def name(self) -> str:
+        return (self.chosen or self.positional).name
+
+    @property
+    def bucket(self) -> str:
+        return self.positional.bucket
+
+    @property
+    def list_prefix(self) -> str:
+        return self.positional.list_prefix
+
+    def parse(self, key: str) -> Parsed | None:
+        if self.chosen is None:
+            relative = key[len(self.list_prefix) :]
+            if not is_data_key(relative):
+                return None
+            self.chosen = self.hive if _looks_hive(self.hive, relative) else self.positional
+        return self.chosen.parse(key)
+
+    def path_of(self, values: list[str]) -> str:
+        return (self.chosen or self.positional).path_of(values)
 
 
 # --------------------------------------------------------------------------- S3 listing
@@ -620,7 +660,7 @@ def iter_keys(
     `StartAfter`, so a big ignored subtree costs one call, not one per thousand keys in it.
     """
     paginator = s3.get_paginator("list_objects_v2")
-    excluded = sorted(exclude)
+    excluded = sorted(p if p.endswith("/") else p + "/" for p in exclude)
     after = start_after
     while True:
         params = {"Bucket": bucket, "Prefix": prefix}
