@@ -48,6 +48,7 @@ class Faults:
     deny_glue_writes: bool = False  # every Glue write answered AccessDeniedException
     deny_s3_buckets: frozenset[str] = frozenset()  # every S3 call to these answered AccessDenied
     deny_s3_listings: tuple[tuple[str, str], ...] = ()  # (bucket, prefix start) listings refused
+    rule: Callable[[Request], str | None] | None = None  # a fault name for a request, or None
 
 
 @dataclass
@@ -72,7 +73,9 @@ class Record:
 
 
 @dataclass
-class _Request:
+class Request:
+    """A request as the proxy read it."""
+
     method: str
     path: str
     headers: dict[str, str]
@@ -159,7 +162,7 @@ class FaultProxy:
 
     # ------------------------------------------------------------------ decisions
 
-    def _rng(self, request: _Request) -> random.Random:
+    def _rng(self, request: Request) -> random.Random:
         """A generator seeded by the seed, the request's content and its repetition."""
         digest = hashlib.sha256(
             request.method.encode() + request.path.encode() + request.body
@@ -169,10 +172,12 @@ class FaultProxy:
             n = self._seen[digest]
         return random.Random(f"{self.seed}:{digest}:{n}")
 
-    def _decide(self, request: _Request, rng: random.Random) -> str | None:
+    def _decide(self, request: Request, rng: random.Random) -> str | None:
         """The fault for this request, or None to forward it untouched."""
         f = self.faults
         draws = [rng.random() for _ in range(5)]  # always the same number of draws
+        if f.rule is not None and (fault := f.rule(request)):
+            return fault
         if request.service == "glue":
             if f.deny_glue_writes and request.operation.startswith(GLUE_WRITES):
                 return "AccessDeniedException"
@@ -230,7 +235,7 @@ def _s3_error(code: str, message: str, status: int) -> tuple[int, dict[str, str]
     return status, {"Content-Type": "application/xml"}, body
 
 
-def _injected_answer(fault: str, request: _Request) -> tuple[int, dict[str, str], bytes]:
+def _injected_answer(fault: str, request: Request) -> tuple[int, dict[str, str], bytes]:
     """The whole answer for a fault that keeps the request away from moto."""
     glue = request.service == "glue"
     if fault == "ThrottlingException":
@@ -258,14 +263,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_PUT = do_POST = do_DELETE = do_HEAD = do_GET
 
-    def _read_request(self) -> _Request:
+    def _read_request(self) -> Request:
         headers = {k.lower(): v for k, v in self.headers.items()}
         length = int(headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         service, operation, bucket = _classify(self.command, self.path, headers)
         query = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
         payload = json.loads(body) if service == "glue" and body else None
-        return _Request(
+        return Request(
             self.command, self.path, headers, body, service, operation, bucket, query, payload
         )
 
@@ -300,7 +305,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(status, headers, body, record)
 
     def _forward(
-        self, request: _Request, record: Record, partial: random.Random | None
+        self, request: Request, record: Record, partial: random.Random | None
     ) -> tuple[int, dict[str, str], bytes]:
         """Send the request on to moto; with `partial`, fail a random part of a batch."""
         body, failed, payload = request.body, [], request.payload
@@ -338,7 +343,7 @@ class _Handler(BaseHTTPRequestHandler):
             answer = json.dumps(response).encode()
         return status, headers, answer
 
-    def _upstream(self, request: _Request, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    def _upstream(self, request: Request, body: bytes) -> tuple[int, dict[str, str], bytes]:
         target = self.owner.upstream
         conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
         try:
