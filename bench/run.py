@@ -1,0 +1,293 @@
+"""`make bench`: this project against its peers on one local moto server; writes bench/results.json.
+
+It installs glutil 1.0.0 under bench/.work (its only dependency, boto3, comes from the project's
+venv, so every system runs on the same boto3), starts moto's ThreadedMotoServer on a free loopback
+port, seeds the scenarios straight into moto's in-process backends, then runs every system on every
+scenario in fresh child processes, interleaved (A, B, C, A, B, C, ...), with the catalog reset to
+the scenario's starting state before each run, and prints the table, growth factors and verdicts.
+
+    python bench/run.py                      # the full benchmark (what `make bench` runs)
+    python bench/run.py --scenarios S1,S4 --systems this-incremental --rounds 1
+    python bench/run.py --report bench/results.json   # re-print a saved run
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import logging
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+if not __package__:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench import report
+from bench.scenarios import (
+    MotoState,
+    Scenario,
+    build_scenarios,
+    compare,
+    memoize_moto_timestamps,
+)
+from bench.systems import (
+    BENCH,
+    GLUTIL_DIR,
+    ROOT,
+    SYSTEMS,
+    WORK,
+    Launcher,
+    RunResult,
+    System,
+    child_env,
+)
+
+GLUTIL_REQUIREMENT = "glutil==1.0.0"
+RESULTS = BENCH / "results.json"
+
+
+def ensure_glutil() -> bool:
+    """Installs glutil without dependencies into bench/.work/glutil; False if that fails."""
+    if (GLUTIL_DIR / "glutil" / "partitioner.py").exists():
+        return True
+    print(f"installing {GLUTIL_REQUIREMENT} into {GLUTIL_DIR.relative_to(ROOT)} ...", flush=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--target",
+            str(GLUTIL_DIR),
+            GLUTIL_REQUIREMENT,
+        ],
+        check=False,
+    )
+    return done.returncode == 0
+
+
+def machine() -> str:
+    """A one-line description of where the numbers were measured."""
+    cpu = "unknown CPU"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+        mem_kb = next(
+            int(line.split()[1])
+            for line in Path("/proc/meminfo").read_text().splitlines()
+            if line.startswith("MemTotal")
+        )
+        mem = f"{mem_kb / 2**20:.0f} GiB RAM"
+    except (OSError, StopIteration, ValueError):
+        mem = "unknown RAM"
+    versions = ", ".join(f"{p} {metadata.version(p)}" for p in ("boto3", "moto", "awswrangler"))
+    return (
+        f"{os.cpu_count()} cores, {cpu}, {mem}, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}, {versions}"
+    )
+
+
+def cold_start(endpoint: str, runs: int) -> dict[str, float]:
+    """Median import time of `main` and of `boto3` alone, in fresh interpreters, interleaved."""
+    env = child_env(endpoint)
+    timings: dict[str, list[float]] = {"import_main_s": [], "import_boto3_s": []}
+    for _ in range(runs):
+        for key, module in (("import_main_s", "main"), ("import_boto3_s", "boto3")):
+            code = (
+                "import time; t = time.perf_counter(); "
+                f"import {module}; print(time.perf_counter() - t)"
+            )
+            out = subprocess.run(
+                [sys.executable, "-c", code],
+                env=env,
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            timings[key].append(float(out.strip().splitlines()[-1]))
+    return {k: round(statistics.median(v), 4) for k, v in timings.items()}
+
+
+def warm_up(endpoint: str, scenario: Scenario, state: MotoState, main_present: bool) -> None:
+    """Pays one-off costs before timing: the server's lazy imports and expression parser, and
+    the page cache for each system's imports."""
+    import boto3
+
+    state.reset(scenario)
+    table = scenario.tables[0]
+    glue = boto3.client(
+        "glue",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    glue.get_tables(DatabaseName=scenario.database)
+    glue.get_partitions(
+        DatabaseName=table.database,
+        TableName=table.name,
+        Expression="year = '1999' AND month > '01'",
+    )
+    glue.batch_get_partition(
+        DatabaseName=table.database,
+        TableName=table.name,
+        PartitionsToGet=[{"Values": ["1999", "01", "01", "00"]}],
+    )
+    s3.list_objects_v2(Bucket=table.bucket, Prefix=table.prefix, Delimiter="/")
+    imports = ["boto3", "awswrangler"] + (["main"] if main_present else [])
+    env = child_env(endpoint, (GLUTIL_DIR,))
+    for module in [*imports, "glutil.partitioner"]:
+        subprocess.run(
+            [sys.executable, "-c", f"import {module}"],
+            env=env,
+            cwd=ROOT,
+            check=False,
+            capture_output=True,
+        )
+
+
+def measure(
+    launcher: Launcher,
+    system: System,
+    scenario: Scenario,
+    state: MotoState,
+    endpoint: str,
+    tag: str,
+    timeout_s: float,
+) -> RunResult:
+    """Resets the catalog, runs the system once, and checks the catalog it leaves."""
+    state.reset(scenario)
+    env = child_env(endpoint, system.pythonpath, WORK / "calls.json")
+    result = launcher.run(system.command(scenario), env, WORK / "logs" / tag, timeout_s)
+    result.correct = True
+    for table in scenario.tables:
+        after = state.partitions(table)
+        result.created += len(after) - len(table.registered)
+        ok, notes = compare(table.expected(), after)
+        result.correct &= ok and result.exit_code == 0
+        result.notes += [f"{table.name}: {n}" for n in notes]
+    reported = _reported_created(result.stdout)
+    if reported is not None and reported != result.created:
+        result.notes.append(f"summary says created={reported}, catalog gained {result.created}")
+    return result
+
+
+def _reported_created(stdout: str) -> int | None:
+    try:
+        return int(json.loads(stdout)["totals"]["created"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", default="S1,S1L,S2,S3,S4")
+    parser.add_argument("--systems", default=",".join(s.name for s in SYSTEMS))
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved runs per system")
+    parser.add_argument("--cold-runs", type=int, default=7)
+    parser.add_argument("--timeout", type=float, default=300, help="seconds per run")
+    parser.add_argument("--report", type=Path, help="print the report of a saved results.json")
+    args = parser.parse_args(argv)
+    if args.report:
+        print(report.render(json.loads(args.report.read_text())))
+        return 0
+
+    started = time.perf_counter()
+    WORK.mkdir(parents=True, exist_ok=True)
+    wanted = args.systems.split(",")
+    systems = [s for s in SYSTEMS if s.name in wanted]
+    main_present = (ROOT / "main.py").exists()
+    if not main_present:
+        print("main.py is not there yet: this project's systems are left out")
+        systems = [s for s in systems if not s.name.startswith("this-")]
+    if any(s.name.startswith("glutil") for s in systems) and not ensure_glutil():
+        print(f"could not install {GLUTIL_REQUIREMENT}: glutil is left out")
+        systems = [s for s in systems if not s.name.startswith("glutil")]
+
+    launcher = Launcher()
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from moto.backends import get_backend
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.server import ThreadedMotoServer
+
+    all_scenarios = build_scenarios()
+    chosen = [all_scenarios[n] for n in args.scenarios.split(",")]
+    memoize_moto_timestamps()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        state = MotoState(DEFAULT_ACCOUNT_ID, get_backend)
+        t = time.perf_counter()
+        objects = state.seed_s3(chosen)
+        print(
+            f"moto server on {endpoint}; seeded {objects:,} objects in "
+            f"{time.perf_counter() - t:.1f} s",
+            flush=True,
+        )
+        for scenario in chosen:
+            state.reset(scenario)
+        # ~100,000 seeded objects never die: keep the server's garbage collector from walking
+        # them again and again while it serves (pauses that would land on whoever runs then).
+        gc.freeze()
+        warm_up(endpoint, chosen[0], state, main_present)
+        cold = cold_start(endpoint, args.cold_runs) if main_present else {}
+        results: dict[str, Any] = {"machine": machine(), "scenarios": {}, "cold_start": cold}
+        for scenario in chosen:
+            runs: dict[str, list[RunResult]] = {s.name: [] for s in systems if s.runs(scenario)}
+            for rnd in range(1, args.rounds + 1):
+                for system in systems:
+                    if system.name not in runs:
+                        continue
+                    tag = f"{scenario.name}-{system.name}-{rnd}"
+                    r = measure(launcher, system, scenario, state, endpoint, tag, args.timeout)
+                    runs[system.name].append(r)
+                    print(
+                        f"{tag:<32}{r.wall_s:>7.2f} s {sum(r.calls.values()):>6} calls "
+                        f"{r.created:>5} created {'ok' if r.correct else 'WRONG'}"
+                        + (f"  {r.notes[0]}" if r.notes else ""),
+                        flush=True,
+                    )
+            results["scenarios"][scenario.name] = {
+                "lower_bound_calls": scenario.lower_bound_calls,
+                "expected_new": scenario.expected_new,
+                "systems": {name: report.summarize(rs) for name, rs in runs.items()},
+            }
+    finally:
+        server.stop()
+        launcher.close()
+
+    complete = (
+        args.rounds >= 3 and len(chosen) == len(all_scenarios) and len(systems) == len(SYSTEMS)
+    )
+    out = RESULTS if complete else WORK / "results-partial.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(report.render(results))
+    print(f"\nwrote {out.relative_to(ROOT)}; whole run {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""The systems under comparison and how one run of a system is measured.
+
+Each run is a fresh child process, so that its wall time includes interpreter start and imports
+(what a Lambda cold start pays) and its peak RSS is its own (`ru_maxrss` from `os.wait4`).
+API calls are counted inside the child by hook/sitecustomize.py.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.scenarios import REGION, Scenario
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+WORK = BENCH / ".work"
+GLUTIL_DIR = WORK / "glutil"
+PEERS = BENCH / "peers"
+HOOK = BENCH / "hook"
+GLUTIL_SCENARIOS = ("S1", "S1L", "S4")
+
+
+@dataclass(frozen=True)
+class System:
+    """A competitor: how to start it on a scenario, and which scenarios it can run."""
+
+    name: str
+    full_scan: bool
+    command: Callable[[Scenario], list[str]]
+    scenarios: tuple[str, ...] | None = None
+    pythonpath: tuple[Path, ...] = ()
+
+    def runs(self, scenario: Scenario) -> bool:
+        return self.scenarios is None or scenario.name in self.scenarios
+
+
+def _this(full_scan: bool) -> Callable[[Scenario], list[str]]:
+    def command(s: Scenario) -> list[str]:
+        extra = ["--full-scan"] if full_scan else []
+        return [sys.executable, str(PEERS / "this_project.py"), "--database", s.database, *extra]
+
+    return command
+
+
+def _glutil(limit_days: int) -> Callable[[Scenario], list[str]]:
+    def command(s: Scenario) -> list[str]:
+        tables = [arg for t in s.tables for arg in ("--table", t.name)]
+        return [
+            sys.executable,
+            str(PEERS / "glutil_runner.py"),
+            "--database",
+            s.database,
+            *tables,
+            "--limit-days",
+            str(limit_days),
+        ]
+
+    return command
+
+
+def _wrangler(s: Scenario) -> list[str]:
+    return [sys.executable, str(PEERS / "awswrangler_script.py"), "--database", s.database]
+
+
+SYSTEMS = (
+    System("this-incremental", False, _this(False)),
+    System("this-full", True, _this(True)),
+    System("glutil-full", True, _glutil(0), GLUTIL_SCENARIOS, (GLUTIL_DIR,)),
+    System("glutil-limit1", False, _glutil(1), GLUTIL_SCENARIOS, (GLUTIL_DIR,)),
+    System("awswrangler-script", True, _wrangler),
+)
+
+
+def child_env(
+    endpoint: str, extra_path: tuple[Path, ...] = (), count: Path | None = None
+) -> dict[str, str]:
+    """Environment of a child: local endpoint, dummy credentials, no profile or metadata lookups."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO", "PYTHON"))}
+    env.update(
+        AWS_ENDPOINT_URL=endpoint,
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_DEFAULT_REGION=REGION,
+        AWS_REGION=REGION,
+        AWS_CONFIG_FILE=os.devnull,
+        AWS_SHARED_CREDENTIALS_FILE=os.devnull,
+        AWS_EC2_METADATA_DISABLED="true",
+        TZ="UTC",
+        PYTHONDONTWRITEBYTECODE="1",
+    )
+    paths = ([HOOK] if count else []) + list(extra_path)
+    if paths:
+        env["PYTHONPATH"] = os.pathsep.join(str(p) for p in paths)
+    if count:
+        env["BENCH_CALLS_FILE"] = str(count)
+    return env
+
+
+@dataclass
+class RunResult:
+    """One measured run of one system on one scenario."""
+
+    wall_s: float
+    rss_mb: float
+    exit_code: int
+    calls: dict[str, int] = field(default_factory=dict)
+    created: int = 0
+    correct: bool = False
+    notes: list[str] = field(default_factory=list)
+    stdout: str = ""
+
+
+class Launcher:
+    """Starts every measured child from a small helper process instead of from this one.
+
+    On Linux a child's ru_maxrss starts from the RSS of the process that forked it (the kernel
+    keeps the old high-water mark across exec), and this process holds moto's whole state, some
+    200 MB. The helper comes from a fresh interpreter (multiprocessing's fork server), so each
+    child's peak RSS is its own.
+    """
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("forkserver")
+        self._pool = ProcessPoolExecutor(max_workers=1, mp_context=context)
+
+    def run(
+        self, cmd: list[str], env: dict[str, str], log_stem: Path, timeout_s: float
+    ) -> RunResult:
+        return self._pool.submit(run_child, cmd, env, log_stem, timeout_s).result()
+
+    def close(self) -> None:
+        self._pool.shutdown()
+
+
+def run_child(cmd: list[str], env: dict[str, str], log_stem: Path, timeout_s: float) -> RunResult:
+    """Runs one child, waiting with wait4 for its own rusage; output goes to log files."""
+    log_stem.parent.mkdir(parents=True, exist_ok=True)
+    calls_file = Path(env["BENCH_CALLS_FILE"]) if "BENCH_CALLS_FILE" in env else None
+    if calls_file:
+        calls_file.unlink(missing_ok=True)
+    out_path, err_path = log_stem.with_suffix(".out"), log_stem.with_suffix(".err")
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(
+            cmd, env=env, cwd=ROOT, stdout=out, stderr=err, stdin=subprocess.DEVNULL
+        )
+        status, rusage = _wait(proc, timeout_s)
+        wall = time.perf_counter() - start
+    code = os.waitstatus_to_exitcode(status) if status is not None else -9
+    result = RunResult(wall_s=wall, rss_mb=rusage.ru_maxrss / 1024, exit_code=code)
+    if calls_file and calls_file.exists():
+        result.calls = json.loads(calls_file.read_text())
+    result.stdout = out_path.read_text()[-20000:]
+    if code != 0:
+        tail = err_path.read_text().strip().splitlines()[-3:]
+        result.notes.append(f"exit {code}: " + " | ".join(tail))
+    return result
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout_s: float) -> tuple[int | None, os.struct_rusage]:
+    """Blocking wait4 on the child (exact end time, its own rusage); a timer kills a hung one."""
+    timer = threading.Timer(timeout_s, proc.kill)
+    timer.start()
+    try:
+        _, status, rusage = os.wait4(proc.pid, 0)
+    finally:
+        timer.cancel()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    return (None if proc.returncode == -signal.SIGKILL else status), rusage
