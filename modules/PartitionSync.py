@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from typing import Any, ClassVar
@@ -262,27 +262,33 @@ class _TableSync:
         )
         known = {tuple(p["Values"]): p for p in registered}
 
-        if full or not registered:
-            result.scan = "full"
-            discovery = s3p.discover(
-                self.s3,
-                layout,
-                exclude=self._nested_under(layout),
-                collect_data_dirs=self.options.mode == "sync",
-            )
-        else:
-            result.scan = "incremental"
-            newest = max(registered, key=lambda p: self._path(layout, p))
-            discovery = self._generated(layout, newest) or s3p.discover(
-                self.s3,
-                layout,
-                start_after=s3p.key_after_prefix(self._path(layout, newest)),
-                exclude=self._nested_under(layout),
-            )
+        creator = _OrderedCreator(self, layout.bucket, known)
+        try:
+            if full or not registered:
+                result.scan = "full"
+                discovery = s3p.discover(
+                    self.s3,
+                    layout,
+                    exclude=self._nested_under(layout),
+                    collect_data_dirs=self.options.mode == "sync",
+                    on_partition=creator.add,
+                )
+            else:
+                result.scan = "incremental"
+                newest = max(registered, key=lambda p: self._path(layout, p))
+                discovery = self._generated(layout, newest, creator) or s3p.discover(
+                    self.s3,
+                    layout,
+                    start_after=s3p.key_after_prefix(self._path(layout, newest)),
+                    exclude=self._nested_under(layout),
+                    on_partition=creator.add,
+                )
+        finally:
+            outcome = creator.finish()
 
         result.layout = layout.name  # known once listed when nothing was registered
         self._record_discovery(layout, discovery, known)
-        self._create(layout, discovery, known)
+        self._record_created(outcome)
         if self.options.mode == "sync":
             self._remove_gone(layout, discovery, known)
         get_logger().info(
@@ -336,7 +342,9 @@ class _TableSync:
             return key if key.endswith("/") else key + "/"
         return layout.path_of(list(partition["Values"]))
 
-    def _generated(self, layout: s3p.Layout, newest: dict[str, Any]) -> s3p.Discovery | None:
+    def _generated(
+        self, layout: s3p.Layout, newest: dict[str, Any], creator: _OrderedCreator
+    ) -> s3p.Discovery | None:
         """For a template whose only key is a projected date: check the dates after the newest
         partition up to now, instead of listing. None when this does not apply."""
         if not isinstance(layout, s3p.TemplateLayout) or layout.date_projection is None:
@@ -356,10 +364,11 @@ class _TableSync:
             )
             for value, prefix in prefixes.items()
         }
-        for value, check in checks.items():
+        for value, check in checks.items():  # oldest first: path order
             try:
                 if check.result():
                     found.partitions[(value,)] = prefixes[value]
+                    creator.add((value,), prefixes[value])
             except Exception as exc:
                 found.error = f"checking s3://{layout.bucket}/{prefixes[value]} failed: " + (
                     s3p.describe(exc)
@@ -380,30 +389,11 @@ class _TableSync:
         if discovery.error:
             result.problem(discovery.error)
 
-    def _create(
-        self, layout: s3p.Layout, discovery: s3p.Discovery, known: dict[tuple, Any]
-    ) -> None:
+    def _record_created(self, outcome: glue_api.WriteOutcome | int) -> None:
         result = self.result
-        # In S3 path order (the order incremental runs use), one chunk after the other: a run
-        # that dies half-way leaves no registered partition above one it never wrote, so the
-        # next incremental run, which lists after the newest registered path, finds the rest.
-        new = sorted(
-            ((v, p) for v, p in discovery.partitions.items() if v not in known),
-            key=lambda item: item[1],
-        )
-        if not new:
+        if isinstance(outcome, int):  # a dry run: what would be created
+            result.created = outcome
             return
-        if self.options.dry_run:
-            result.created = len(new)
-            return
-        inputs = [
-            glue_api.partition_input(self.table, values, f"s3://{layout.bucket}/{prefix}")
-            for values, prefix in new
-        ]
-        outcome = glue_api.WriteOutcome()
-        for i in range(0, len(inputs), glue_api.CREATE_CHUNK):
-            chunk = inputs[i : i + glue_api.CREATE_CHUNK]
-            outcome.merge(self.work.writer.create(self.database, self.name, chunk))
         result.created = len(outcome.done)
         result.existing += len(outcome.already)
         result.failed = len(outcome.failed)
@@ -466,3 +456,54 @@ class _TableSync:
         result.failed += len(outcome.failed)
         for values, reason in sorted(outcome.failed.items()):
             result.problem(f"removing partition {list(values)} failed: {reason}")
+
+
+class _OrderedCreator:
+    """Registers new partitions as the listing finds them, in S3 path order, one chunk after the
+    other on a thread of its own.
+
+    The writes overlap the listing that feeds them, and a run that dies half-way leaves no
+    registered partition above one it never wrote, so the next incremental run (which lists
+    after the newest registered path) finds the rest.
+    """
+
+    def __init__(self, sync: _TableSync, bucket: str, known: dict[tuple, Any]) -> None:
+        self.sync = sync
+        self.bucket = bucket
+        self.known = known
+        self.dry_run = sync.options.dry_run
+        self.count = 0
+        self.batch: list[dict[str, Any]] = []
+        self.thread = ThreadPoolExecutor(1, "ordered-create")
+        self.chunks: list[Future[glue_api.WriteOutcome]] = []
+
+    def add(self, values: tuple[str, ...], prefix: str) -> None:
+        """Queue a partition found in S3 unless it is registered already."""
+        if values in self.known:
+            return
+        self.count += 1
+        if self.dry_run:
+            return
+        location = f"s3://{self.bucket}/{prefix}"
+        self.batch.append(glue_api.partition_input(self.sync.table, values, location))
+        if len(self.batch) == glue_api.CREATE_CHUNK:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self.batch:
+            batch, self.batch = self.batch, []
+            writer, database, name = self.sync.work.writer, self.sync.database, self.sync.name
+            self.chunks.append(self.thread.submit(writer.create, database, name, batch))
+
+    def finish(self) -> glue_api.WriteOutcome | int:
+        """Write what is left, wait for every chunk; in a dry run, the count that would be."""
+        self._flush()
+        try:
+            if self.dry_run:
+                return self.count
+            outcome = glue_api.WriteOutcome()
+            for chunk in self.chunks:
+                outcome.merge(chunk.result())
+            return outcome
+        finally:
+            self.thread.shutdown()

@@ -31,7 +31,7 @@ _INT_RANGES = {
     "integer": (-(2**31), 2**31 - 1),
     "bigint": (-(2**63), 2**63 - 1),
 }
-_INT_RE = re.compile(r"[+-]?\d+")
+_INT_RE = re.compile(r"[+-]?\d+", re.ASCII)  # ASCII digits only, as Hive reads them
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _TIMESTAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?")
 
@@ -189,7 +189,7 @@ class JavaDateFormat:
             raise ValueError(f"date format {pattern!r} has no year")
         self.fields = fields
         self.unit = max((_FIELD_UNIT[f] for f in fields), key=_UNIT_ORDER.index)
-        self._regex = re.compile("".join(self._token_regex(t) for t in self.tokens))
+        self._regex = re.compile("".join(self._token_regex(t) for t in self.tokens), re.ASCII)
 
     @staticmethod
     def _token_regex(token: tuple[str, str]) -> str:
@@ -504,7 +504,7 @@ class TemplateLayout:
             list_prefix=list_prefix,
             keys=keys,
             template_key=template_key if template_key.endswith("/") else template_key + "/",
-            regex=re.compile("".join(pieces)),
+            regex=re.compile("".join(pieces), re.ASCII),
             validators=validators,
             date_projection=date_projection,
         )
@@ -701,10 +701,13 @@ def discover(
     start_after: str | None = None,
     exclude: Iterable[str] = (),
     collect_data_dirs: bool = False,
+    on_partition: Callable[[tuple[str, ...], str], None] | None = None,
 ) -> Discovery:
     """List the layout's prefix (after `start_after`) and group data keys into partitions.
 
-    A failed call ends the pass with `error` set and keeps what was found before it.
+    `on_partition` hears of each partition as soon as it is found, in key order, so the caller
+    can register it while the listing goes on. A failed call ends the pass with `error` set and
+    keeps what was found before it.
     """
     found = Discovery()
     try:
@@ -716,8 +719,10 @@ def discover(
                 continue
             if parsed.values is None:
                 found.skipped.setdefault(parsed.prefix or key, parsed.reason or "does not parse")
-            else:
-                found.partitions.setdefault(parsed.values, parsed.prefix or "")
+            elif parsed.values not in found.partitions:
+                found.partitions[parsed.values] = parsed.prefix or ""
+                if on_partition:
+                    on_partition(parsed.values, parsed.prefix or "")
     except (ClientError, BotoCoreError) as exc:
         found.error = f"listing s3://{layout.bucket}/{layout.list_prefix} failed: {describe(exc)}"
     return found
