@@ -94,9 +94,10 @@ def machine() -> str:
     except (OSError, StopIteration, ValueError):
         mem = "unknown RAM"
     versions = ", ".join(f"{p} {metadata.version(p)}" for p in ("boto3", "moto", "awswrangler"))
+    load = f"load average {os.getloadavg()[0]:.1f} at start"
     return (
         f"{os.cpu_count()} cores, {cpu}, {mem}, {platform.system()} {platform.release()}, "
-        f"Python {platform.python_version()}, {versions}"
+        f"Python {platform.python_version()}, {versions}, {load}"
     )
 
 
@@ -285,7 +286,14 @@ def main(argv: list[str] | None = None) -> int:
     out = RESULTS if complete else WORK / "results-partial.json"
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(report.render(results))
-    print(f"\nwrote {out.relative_to(ROOT)}; whole run {time.perf_counter() - started:.0f} s")
+    revision = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.strip()
+    print(
+        f"\nmeasured at {revision or 'unknown revision'}; wrote {out.relative_to(ROOT)}; "
+        f"whole run {time.perf_counter() - started:.0f} s, load average now "
+        f"{os.getloadavg()[0]:.1f}"
+    )
     return 0
 
 

@@ -97,7 +97,6 @@ def child_env(
         AWS_SHARED_CREDENTIALS_FILE=os.devnull,
         AWS_EC2_METADATA_DISABLED="true",
         TZ="UTC",
-        PYTHONDONTWRITEBYTECODE="1",
     )
     paths = ([HOOK] if count else []) + list(extra_path)
     if paths:
