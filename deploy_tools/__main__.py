@@ -23,6 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ("record", "record git sha and requirements sha256 on the function"),
         ("release", "publish a version and point the alias at it"),
         ("show", "print the settings for an environment"),
+        ("create-local-function", "create the function on a local moto server (trial runs)"),
     ):
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument(
@@ -54,6 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = settings_mod.load(args.env)
         if args.command == "show":
             print(json.dumps({k: str(v) for k, v in vars(settings).items()}, indent=2))
+        elif args.command == "create-local-function":
+            from deploy_tools.local import NotLocalError, create_local_function
+
+            known = (*known, NotLocalError)
+            create_local_function(settings)
         elif args.command == "build-function":
             manifest = build_function(settings)
             print(

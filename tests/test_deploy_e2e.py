@@ -293,9 +293,10 @@ def test_oversized_layer_refused_before_publishing(workspace: dict) -> None:
     name = "prod-208385-catalog-glue-partition-mgmt-process"
     prefix = "prod-208385-catalog-glue-partition-mgmt-deps"
     create_function(workspace, name, foreign_layers=0)
-    env = workspace["env"]
+    publish = workspace["base"] / "publish-oversized"  # the faked layer.json stays here
+    env = {**workspace["env"], "DEPLOY_PUBLISH_DIR": str(publish)}
     run("build.sh", "--skip-tests", "--layer", "prod", env=env)
-    layer_json = workspace["base"] / "publish" / "layer" / "layer.json"
+    layer_json = publish / "layer" / "layer.json"
     info = json.loads(layer_json.read_text())
     info["parts"][0]["unzipped"] = 300_000_000
     layer_json.write_text(json.dumps(info))
@@ -321,3 +322,26 @@ def test_function_zip_is_deterministic(workspace: dict, tmp_path: Path) -> None:
         assert all(n == "main.py" or n.startswith("modules/") for n in names)
         assert not any("__pycache__" in n or n.endswith(".pyc") for n in names)
         assert {info.date_time for info in zf.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+def test_create_local_function_for_a_trial_deploy(workspace: dict) -> None:
+    """The newcomer's path in docs/DEPLOYMENT.md: create the function locally, then deploy."""
+    env = {**workspace["env"], "DEPLOY_FUNCTION_NAME": "trial-fn", "DEPLOY_LAYER_PREFIX": "trial"}
+    cmd = [sys.executable, "-m", "deploy_tools", "create-local-function", "dev"]
+    for _ in range(2):  # a second run finds it and changes nothing
+        done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stderr
+    config = client(workspace, "lambda").get_function_configuration(FunctionName="trial-fn")
+    assert config["Runtime"] == "python3.12"
+    run("build.sh", "--skip-tests", env=env)
+    run("deploy.sh", "dev", env=env)
+    alias = client(workspace, "lambda").get_alias(FunctionName="trial-fn", Name="dev")
+    assert alias["FunctionVersion"] == "1"
+
+
+def test_create_local_function_refuses_a_real_endpoint(workspace: dict) -> None:
+    env = {**workspace["env"], "AWS_ENDPOINT_URL": "https://lambda.us-east-1.amazonaws.com"}
+    cmd = [sys.executable, "-m", "deploy_tools", "create-local-function", "dev"]
+    done = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "only talks to a local server" in done.stderr
