@@ -11,7 +11,6 @@ import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal, InvalidOperation
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -33,6 +32,7 @@ _INT_RANGES = {
 }
 _INT_RE = re.compile(r"[+-]?\d+", re.ASCII)  # ASCII digits only, as Hive reads them
 _DATE_RE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_NUMBER_RE = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _TIMESTAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?")
 
 
@@ -68,12 +68,12 @@ def is_data_key(relative_key: str) -> bool:
 
 
 def key_after_prefix(prefix: str) -> str:
-    """The smallest string that sorts after every key under `prefix` (which ends in `/`).
+    """The smallest string that sorts after every key under the directory `prefix`.
 
-    `ListObjectsV2(StartAfter=…)` with it skips the whole prefix: `0` is the character right
-    after `/`, so `a/b0` sorts after every `a/b/…` key.
+    `ListObjectsV2(StartAfter=…)` with it skips the whole directory: `0` is the character right
+    after `/`, so `a/b0` sorts after every `a/b/…` key (`a/b` is taken as the directory `a/b/`).
     """
-    return prefix[:-1] + "0" if prefix.endswith("/") else prefix + "/0"
+    return prefix.removesuffix("/") + "0"
 
 
 def hive_escape(value: str) -> str:
@@ -132,16 +132,13 @@ def check_value(type_name: str, value: str) -> str | None:
             return f"{value!r} is not a valid timestamp"
         return None
     if t in ("float", "double") or t.startswith("decimal"):
-        try:
-            Decimal(value)
-        except InvalidOperation:
-            return f"{value!r} is not a number"
-        return None
+        return None if _NUMBER_RE.fullmatch(value) else f"{value!r} is not a number"
     return None
 
 
 # --------------------------------------------------------------------------- Java date formats
 
+_QUOTED = re.compile(r"'((?:[^']|'')*)'")  # a quoted literal; '' inside it is one quote
 _JAVA_FIELDS = {"y": "year", "M": "month", "d": "day", "H": "hour", "m": "minute", "s": "second"}
 _UNIT_ORDER = ["YEARS", "MONTHS", "DAYS", "HOURS", "MINUTES", "SECONDS"]
 _FIELD_UNIT = {
@@ -168,17 +165,19 @@ class JavaDateFormat:
         while i < len(pattern):
             ch = pattern[i]
             if ch == "'":
-                end = pattern.find("'", i + 1)
-                if end < 0:
+                quoted = _QUOTED.match(pattern, i)
+                if not quoted:
                     raise ValueError(f"date format {pattern!r} has an unclosed quote")
-                self.tokens.append(("literal", pattern[i + 1 : end] or "'"))
-                i = end + 1
+                self.tokens.append(("literal", quoted.group(1).replace("''", "'") or "'"))
+                i = quoted.end()
             elif ch.isascii() and ch.isalpha():
                 if ch not in _JAVA_FIELDS:
                     raise ValueError(f"date format {pattern!r}: letter {ch!r} is not supported")
                 j = i
                 while j < len(pattern) and pattern[j] == ch:
                     j += 1
+                if ch == "M" and j - i > 2:
+                    raise ValueError(f"date format {pattern!r}: month names are not supported")
                 self.tokens.append(("field", pattern[i:j]))
                 i = j
             else:
@@ -624,6 +623,8 @@ class AutoLayout:
             relative = key[len(self.list_prefix) :]
             if not is_data_key(relative):
                 return None
+            if "/" not in relative:  # a stray file at the table root says nothing of the layout
+                return self.positional.parse(key)
             self.chosen = self.hive if _looks_hive(self.hive, relative) else self.positional
         return self.chosen.parse(key)
 

@@ -627,6 +627,11 @@ TYPE_CASES: list[tuple[str, str, bool]] = [
     ("double", "1.5", True),
     ("double", "1e5", True),
     ("double", "x", False),
+    ("double", " 1 ", False),
+    ("double", "1_000", False),
+    ("double", "NaN", False),
+    ("double", ".5", True),
+    ("float", "-2.", True),
     ("float", "3", True),
     ("string", "anything at all", True),
     ("string", "", True),
@@ -715,6 +720,9 @@ JAVA_FORMAT_CASES: list[tuple[str, datetime, str]] = [
     ("'dt='yyyyMMdd", datetime(2024, 1, 5), "dt=20240105"),
     # Java reads only ASCII letters as pattern letters; any other character is a literal.
     ("yyyy年MM月dd日", datetime(2024, 1, 15), "2024年01月15日"),
+    # Two quotes inside a quoted literal stand for one quote.
+    ("yyyy-MM-dd HH 'o''clock'", datetime(2024, 1, 5, 7), "2024-01-05 07 o'clock"),
+    ("yyyy''MM", datetime(2024, 1, 5), "2024'01"),
 ]
 
 # (pattern, text that must not parse).
@@ -749,6 +757,7 @@ JAVA_BAD_PATTERNS: list[tuple[str, str]] = [
     ("MM-dd", "has no year"),
     ("HH", "has no year"),
     ("yyyy-MM-dd'T", "unclosed quote"),
+    ("yyyy-MMM-dd", "month names are not supported"),
 ]
 
 # --------------------------------------------------------------------------- date arithmetic
@@ -985,5 +994,7 @@ DETECT_CASES: list[tuple[dict[str, str], list[str], str]] = [
 AUTO_LAYOUT_CASES: list[tuple[list[str], str]] = [
     (["_SUCCESS", "dt=2024-01-15/hour=07/part-0", "2024/01/15/07/f.gz"], "hive"),
     (["Dt=2024-01-15/hour=07/part-0"], "hive"),
+    # A stray file at the table root is listed first but says nothing of the layout.
+    (["README.txt", "dt=2024-01-15/hour=07/part-0"], "hive"),
     ([".hive-staging_1/x", "2024/01/15/07/f.gz", "dt=2024-01-15/hour=07/part-0"], "positional"),
 ]

@@ -223,6 +223,11 @@ def test_key_after_prefix_ordering(prefix: str) -> None:
         assert key.encode() < after, key
 
 
+@pytest.mark.parametrize("prefix", data.ORDERING_PREFIXES)
+def test_key_after_prefix_takes_a_directory_without_its_slash(prefix: str) -> None:
+    assert s3p.key_after_prefix(prefix[:-1]) == s3p.key_after_prefix(prefix)
+
+
 # --------------------------------------------------------------------------- Java dates
 
 
