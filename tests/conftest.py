@@ -91,7 +91,9 @@ class Aws:
             "TableType": "EXTERNAL_TABLE",
             "StorageDescriptor": sd,
             "PartitionKeys": [
-                {"Name": k, "Type": "string"} if isinstance(k, str) else {"Name": k[0], "Type": k[1]}
+                {"Name": k[0], "Type": k[1]}
+                if isinstance(k, tuple)
+                else {"Name": k, "Type": "string"}
                 for k in keys
             ],
             "Parameters": {"classification": "json", **(parameters or {})},
@@ -103,9 +105,7 @@ class Aws:
         for key in keys:
             self.s3.put_object(Bucket=bucket, Key=key, Body=body)
 
-    def register(
-        self, database: str, table: str, partitions: list[tuple[list[str], str]]
-    ) -> None:
+    def register(self, database: str, table: str, partitions: list[tuple[list[str], str]]) -> None:
         """Register partitions (values, location) the way an earlier run would have."""
         sd = self.glue.get_table(DatabaseName=database, Name=table)["Table"]["StorageDescriptor"]
         inputs = [

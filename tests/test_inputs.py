@@ -722,7 +722,7 @@ JAVA_FORMAT_CASES: list[tuple[str, datetime, str]] = [
     ("yyyy年MM月dd日", datetime(2024, 1, 15), "2024年01月15日"),
     # Two quotes inside a quoted literal stand for one quote.
     ("yyyy-MM-dd HH 'o''clock'", datetime(2024, 1, 5, 7), "2024-01-05 07 o'clock"),
-    ("yyyy''MM", datetime(2024, 1, 5), "2024'01"),
+    ("yyyy''MM", datetime(2024, 1, 1), "2024'01"),
 ]
 
 # (pattern, text that must not parse).
