@@ -150,6 +150,11 @@ class FaultProxy:
         with self._lock:
             return [r for r in self.records if operation in (None, r.operation)]
 
+    def repeats(self) -> Counter[str]:
+        """How often each distinct request (by content) arrived: above 1 means resent."""
+        with self._lock:
+            return Counter(self._seen)
+
     def next_sequence(self) -> int:
         """A number that grows with every arrival and every answer."""
         with self._lock:

@@ -204,7 +204,9 @@ def assert_counts_match(summary: dict[str, Any], before: Catalog, after: Catalog
 def report(name: str, proxy: FaultProxy) -> None:
     """Print what the proxy saw (run pytest with -s to read it)."""
     calls = Counter(r.operation for r in proxy.calls())
-    print(f"\n[{name}] calls {dict(calls)} faults {dict(proxy.fault_counts())}")
+    resent = sum(n - 1 for n in proxy.repeats().values())
+    print(f"\n[{name}] calls {dict(calls)} identical resends {resent}")
+    print(f"[{name}] faults {dict(proxy.fault_counts())}")
 
 
 # --------------------------------------------------------------------------- tests
@@ -254,6 +256,7 @@ def test_same_seed_same_faults(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Non
         )
         with proxied(monkeypatch, aws.endpoint, HEAVY, seed=3) as proxy:
             main.lambda_handler({"databases": [DATABASE]}, None)
+        report("same seed", proxy)
         assert lake.catalog() == lake.expected
         seen.append(Counter((r.operation, r.fault, r.items) for r in proxy.calls()))
     assert seen[0] == seen[1]
