@@ -32,7 +32,7 @@ def client_config(max_attempts: int, retry_mode: str, max_pool_connections: int)
     if retry_mode not in RETRY_MODES:
         raise ValueError(f"retry mode {retry_mode!r} is not one of {', '.join(RETRY_MODES)}")
     return Config(
-        retries={"mode": retry_mode, "max_attempts": max_attempts},
+        retries={"mode": retry_mode, "total_max_attempts": max_attempts},
         max_pool_connections=max_pool_connections,
         connect_timeout=10,
         read_timeout=60,
