@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 
-.PHONY: venv test lint demo bench clean
+.PHONY: venv test lint demo bench build clean
 
 venv: $(VENV)/.installed
 
@@ -28,6 +28,10 @@ demo: venv
 ## Side-by-side benchmark against the peers; writes bench/results.json.
 bench: venv
 	$(PY) bench/run.py
+
+## publish/function.zip, the layer zips and manifest.json (see the README's Deployment section).
+build: venv
+	./build.sh --layer
 
 clean:
 	rm -rf $(VENV) publish build .pytest_cache .ruff_cache .hypothesis bench/.work
