@@ -10,19 +10,15 @@ import base64
 import hashlib
 import io
 import json
-import logging
 import os
 import random
-import socket
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 ROOT = Path(__file__).resolve().parent.parent
 REGION = "us-east-1"
@@ -40,22 +36,10 @@ ROLE_POLICY = json.dumps(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
+def moto_url(moto_endpoint: str) -> str:
+    """The suite's moto server (tests/conftest.py); deploys reach it over HTTP."""
+    return moto_endpoint
 
 
 def make_wheel(folder: Path, name: str, version: str, payload_bytes: int) -> Path:

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import logging
 import os
 import random
-import socket
 import subprocess
 import sys
 import zipfile
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +21,7 @@ from deploy_tools import settings as settings_mod
 from deploy_tools.lambda_deploy import is_ours, place_layers
 from deploy_tools.limits import MAX_UNZIPPED_BYTES, LayerSize, LimitError, check_limits
 from deploy_tools.zipper import ZipEntry, entry_size_in_zip, write_zip, zip_overhead
+from tests.conftest import Aws
 
 ROOT = Path(__file__).resolve().parent.parent
 MAX_ZIP = 35_000_000
@@ -276,26 +274,6 @@ def test_layer_build_is_deterministic_and_describes_itself(
 # --- the real layer ----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.stop()
-
-
 def runtime_pins() -> list[str]:
     """boto3/botocore as the Lambda runtime provides them (the dev pins stand in)."""
     pins = [
@@ -308,7 +286,8 @@ def runtime_pins() -> list[str]:
 
 
 @pytest.mark.layer
-def test_real_layer_fits_lambda_and_imports_awswrangler(tmp_path: Path, moto_url: str) -> None:
+def test_real_layer_fits_lambda_and_imports_awswrangler(tmp_path: Path, aws: Aws) -> None:
+    moto_url = aws.endpoint  # the suite's moto server, with a clean state
     python312 = layer_mod.find_runtime_python("3.12")
     if python312 is None:
         pytest.skip("python3.12 (the Lambda runtime's Python) is not installed: pyenv install 3.12")
