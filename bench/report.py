@@ -287,3 +287,32 @@ def render(results: dict[str, Any]) -> str:
     parts.append("\nTargets (issue 4):")
     parts.extend(v.line() for v in evaluate(results))
     return "\n".join(parts)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """The results as Markdown tables (ratios first), for the README."""
+    lines = [
+        f"Measured on: {results.get('machine', '?')}.",
+        "",
+        "| scenario | system | wall x best peer | calls x best peer | calls x lower bound "
+        "| calls | wall s | created | correct | peak RSS MB |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for name, scn in results["scenarios"].items():
+        peer_w, peer_c = best_peer(scn, "wall_s_median"), best_peer(scn, "api_calls")
+        for system, s in scn["systems"].items():
+            xw = f"{_ratio(s['wall_s_median'], peer_w[1]):.2f}" if peer_w else "-"
+            xc = f"{_ratio(s['api_calls'], peer_c[1]):.2f}" if peer_c else "-"
+            xlb = _ratio(s["api_calls"], scn["lower_bound_calls"])
+            lines.append(
+                f"| {name} | {system} | {xw} | {xc} | {xlb:.2f} | {s['api_calls']} "
+                f"| {s['wall_s_median']:.2f} | {s['created']} | "
+                f"{'yes' if s['correct'] else '**no**'} | {s['peak_rss_mb']:.0f} |"
+            )
+    lines += ["", "| system | calls S1->S1L | wall S1->S1L |", "|---|---:|---:|"]
+    lines += [f"| {n} | {c:.2f}x | {w:.2f}x |" for n, (c, w) in growth(results).items()]
+    lines += ["", "| target | verdict | measured |", "|---|---|---|"]
+    for v in evaluate(results):
+        mark = {True: "PASS", False: "**MISS**", None: "n/a"}[v.passed]
+        lines.append(f"| {v.target} | {mark} | {v.detail} |")
+    return "\n".join(lines)

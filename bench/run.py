@@ -209,9 +209,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cold-runs", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=300, help="seconds per run")
     parser.add_argument("--report", type=Path, help="print the report of a saved results.json")
+    parser.add_argument("--markdown", action="store_true", help="with --report: as Markdown")
     args = parser.parse_args(argv)
     if args.report:
-        print(report.render(json.loads(args.report.read_text())))
+        saved = json.loads(args.report.read_text())
+        print(report.markdown(saved) if args.markdown else report.render(saved))
         return 0
 
     started = time.perf_counter()
@@ -256,25 +258,30 @@ def main(argv: list[str] | None = None) -> int:
         warm_up(endpoint, chosen[0], state, main_present)
         cold = cold_start(endpoint, args.cold_runs) if main_present else {}
         results: dict[str, Any] = {"machine": machine(), "scenarios": {}, "cold_start": cold}
-        for scenario in chosen:
-            runs: dict[str, list[RunResult]] = {s.name: [] for s in systems if s.runs(scenario)}
-            for rnd in range(1, args.rounds + 1):
+        # Rounds outermost: every scenario and system is measured once per round, so that a
+        # change in the machine's load touches S1 and S1L (whose ratio is a target) alike.
+        runs: dict[str, dict[str, list[RunResult]]] = {
+            scn.name: {s.name: [] for s in systems if s.runs(scn)} for scn in chosen
+        }
+        for rnd in range(1, args.rounds + 1):
+            for scenario in chosen:
                 for system in systems:
-                    if system.name not in runs:
+                    if system.name not in runs[scenario.name]:
                         continue
                     tag = f"{scenario.name}-{system.name}-{rnd}"
                     r = measure(launcher, system, scenario, state, endpoint, tag, args.timeout)
-                    runs[system.name].append(r)
+                    runs[scenario.name][system.name].append(r)
                     print(
                         f"{tag:<32}{r.wall_s:>7.2f} s {sum(r.calls.values()):>6} calls "
                         f"{r.created:>5} created {'ok' if r.correct else 'WRONG'}"
                         + (f"  {r.notes[0]}" if r.notes else ""),
                         flush=True,
                     )
+        for scenario in chosen:
             results["scenarios"][scenario.name] = {
                 "lower_bound_calls": scenario.lower_bound_calls,
                 "expected_new": scenario.expected_new,
-                "systems": {name: report.summarize(rs) for name, rs in runs.items()},
+                "systems": {n: report.summarize(rs) for n, rs in runs[scenario.name].items()},
             }
     finally:
         server.stop()
