@@ -37,6 +37,9 @@ def client_config(max_attempts: int, retry_mode: str, max_pool_connections: int)
         connect_timeout=10,
         read_timeout=60,
         user_agent_extra="glue-catalog-partition-management",
+        # The requests are built here from Glue's own table definitions; Glue and S3 validate
+        # them anyway. Client-side validation of 50 batches of 100 partitions costs ~0.4 s.
+        parameter_validation=False,
     )
 
 

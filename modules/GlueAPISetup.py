@@ -186,12 +186,27 @@ def find_recent_partitions(
 # --------------------------------------------------------------------------- writes
 
 
-def partition_input(table: dict[str, Any], values: Iterable[str], location: str) -> dict[str, Any]:
-    """A PartitionInput whose storage descriptor is the table's, with its own Location."""
+def partition_input_builder(
+    table: dict[str, Any],
+) -> Callable[[Iterable[str], str], dict[str, Any]]:
+    """Build PartitionInputs whose storage descriptor is the table's, each with its own Location.
+
+    The table's descriptor is copied once and shared by every partition of the run (nothing
+    mutates it): a deep copy per partition costs more than the rest of a 5,000-partition backfill.
+    """
     table_sd = table.get("StorageDescriptor") or {}
-    sd = copy.deepcopy({k: table_sd[k] for k in _SD_FIELDS if k in table_sd})
-    sd["Location"] = location if location.endswith("/") else location + "/"
-    return {"Values": list(values), "StorageDescriptor": sd}
+    shared = copy.deepcopy({k: table_sd[k] for k in _SD_FIELDS if k in table_sd})
+
+    def build(values: Iterable[str], location: str) -> dict[str, Any]:
+        location = location if location.endswith("/") else location + "/"
+        return {"Values": list(values), "StorageDescriptor": {**shared, "Location": location}}
+
+    return build
+
+
+def partition_input(table: dict[str, Any], values: Iterable[str], location: str) -> dict[str, Any]:
+    """One PartitionInput (see `partition_input_builder`)."""
+    return partition_input_builder(table)(values, location)
 
 
 @dataclass

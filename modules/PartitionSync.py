@@ -472,6 +472,7 @@ class _OrderedCreator:
         self.bucket = bucket
         self.known = known
         self.dry_run = sync.options.dry_run
+        self.build = glue_api.partition_input_builder(sync.table)
         self.count = 0
         self.batch: list[dict[str, Any]] = []
         self.thread = ThreadPoolExecutor(1, "ordered-create")
@@ -485,7 +486,7 @@ class _OrderedCreator:
         if self.dry_run:
             return
         location = f"s3://{self.bucket}/{prefix}"
-        self.batch.append(glue_api.partition_input(self.sync.table, values, location))
+        self.batch.append(self.build(values, location))
         if len(self.batch) == glue_api.CREATE_CHUNK:
             self._flush()
 
