@@ -36,6 +36,7 @@ from bench.scenarios import (
     Scenario,
     build_scenarios,
     compare,
+    index_moto_listings,
     memoize_moto_timestamps,
 )
 from bench.systems import (
@@ -237,6 +238,7 @@ def main(argv: list[str] | None = None) -> int:
     all_scenarios = build_scenarios()
     chosen = [all_scenarios[n] for n in args.scenarios.split(",")]
     memoize_moto_timestamps()
+    index_moto_listings()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     try:

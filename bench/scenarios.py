@@ -7,6 +7,7 @@ call, a cost real S3 does not have, so one bucket per table keeps that artefact 
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import math
 import uuid
@@ -315,6 +316,59 @@ def memoize_moto_timestamps() -> None:
         serialize.parse_to_aware_datetime = functools.lru_cache(maxsize=1 << 18)(
             serialize.parse_to_aware_datetime
         )
+
+
+def index_moto_listings() -> None:
+    """Answers moto's flat `ListObjectsV2` (no `Delimiter`) from a sorted index of the bucket.
+
+    moto collects and sorts every key of the bucket on each call, so a call's cost grows with the
+    whole bucket; real S3 pays for the keys it returns. The index (rebuilt whenever the bucket's
+    key count changes; the benchmark never changes objects after seeding) finds the first key with
+    a bisection and returns the same page, truncation flag and continuation token as moto's own
+    code, which still serves every listing with a `Delimiter`.
+    """
+    from moto.s3.models import FakeDeleteMarker, S3Backend
+
+    if getattr(S3Backend.list_objects_v2, "indexed", False):
+        return
+    original = S3Backend.list_objects_v2
+    index: dict[int, tuple[int, list[str]]] = {}
+
+    def list_objects_v2(
+        self: Any,
+        bucket: Any,
+        prefix: str | None,
+        delimiter: str | None,
+        continuation_token: str | None,
+        start_after: str | None,
+        max_keys: int,
+    ) -> Any:
+        if delimiter or not hasattr(bucket, "keys"):
+            return original(
+                self, bucket, prefix, delimiter, continuation_token, start_after, max_keys
+            )
+        count, names = index.get(id(bucket), (-1, []))
+        if count != len(bucket.keys):
+            names = sorted(bucket.keys)
+            index[id(bucket)] = (len(names), names)
+        prefix = prefix or ""
+        start = bisect.bisect_left(names, prefix)
+        limit = start_after
+        if continuation_token:
+            limit = self._pagination_tokens.get(continuation_token)
+        if limit:
+            start = max(start, bisect.bisect_right(names, limit))
+        page = []
+        for name in names[start:]:
+            if not name.startswith(prefix) or len(page) > max_keys:
+                break
+            key = bucket.keys[name]
+            if not isinstance(key, FakeDeleteMarker):
+                page.append(key)
+        return self._truncate_result(page, max_keys)
+
+    list_objects_v2.indexed = True  # type: ignore[attr-defined]
+    S3Backend.list_objects_v2 = list_objects_v2
 
 
 class MotoState:

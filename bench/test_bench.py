@@ -117,3 +117,48 @@ def test_verdicts_compare_against_the_best_correct_peer() -> None:
     assert lines["S1 calls within 1.5x of lower bound"].passed
     assert lines["cold start: import main <= 2x import boto3"].passed is False
     assert lines["S2 vs best full-scan peer"].passed is None
+
+
+def test_indexed_listing_answers_like_moto() -> None:
+    """The benchmark's listing index returns moto's own pages, flags and tokens."""
+    from moto import mock_aws
+    from moto.backends import get_backend
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import S3Backend
+
+    from bench.scenarios import index_moto_listings
+
+    original = S3Backend.list_objects_v2
+    with mock_aws():
+        backend = get_backend("s3")[DEFAULT_ACCOUNT_ID]["global"]
+        bucket = backend.create_bucket("bench-index", "us-east-1")
+        for i in range(2500):
+            backend.put_object("bench-index", f"t/{i % 7}/{i:05d}", b"x")
+        backend.put_object("bench-index", "u/other", b"x")
+        index_moto_listings()
+        try:
+            patched = S3Backend.list_objects_v2
+            assert patched is not original
+            cases = [
+                ("t/", None, None, 1000),
+                ("t/3/", None, None, 1000),
+                ("t/", None, "t/2/01000", 1000),
+                ("", None, "t/6/", 7),
+                ("t/9", None, None, 1000),
+                ("t/", None, None, 0),
+            ]
+            for prefix, token, start_after, max_keys in cases:
+                for implementation in (original, patched):
+                    got = implementation(
+                        backend, bucket, prefix, None, token, start_after, max_keys
+                    )
+                    names = [k.name for k in got[0]], got[1], got[2]
+                    if implementation is original:
+                        expected = names
+                assert names == expected, (prefix, start_after, max_keys)
+            first = patched(backend, bucket, "t/", None, None, None, 1000)
+            second = patched(backend, bucket, "t/", None, first[2], None, 1000)
+            again = original(backend, bucket, "t/", None, first[2], None, 1000)
+            assert [k.name for k in second[0]] == [k.name for k in again[0]]
+        finally:
+            S3Backend.list_objects_v2 = original
