@@ -153,7 +153,12 @@ def _quote(text: str) -> str:
 
 
 def _tuple_at_least(keys: list[tuple[PartitionKey, str, int]], moment: datetime) -> str:
-    """`(year, month, day) >= moment` as an expression Glue understands (no tuple syntax)."""
+    """`(year, month, day) >= moment` as an expression Glue understands (no tuple syntax).
+
+    Written as `y >= Y AND (y > Y OR m >= M) AND (y > Y OR m > M OR d >= D)`: an old partition
+    fails on its first terms, so evaluating it costs a fraction of the textbook
+    `y > Y OR (y = Y AND m > M) OR …` form on tables with a long history.
+    """
 
     def literal(key: PartitionKey, field_name: str, width: int) -> str:
         number = getattr(moment, field_name)
@@ -161,10 +166,10 @@ def _tuple_at_least(keys: list[tuple[PartitionKey, str, int]], moment: datetime)
 
     terms = []
     for i, (key, field_name, width) in enumerate(keys):
-        equal = [f"{k.name} = {literal(k, f, w)}" for k, f, w in keys[:i]]
-        op = ">=" if i == len(keys) - 1 else ">"
-        terms.append(" AND ".join([*equal, f"{key.name} {op} {literal(key, field_name, width)}"]))
-    return " OR ".join(f"({t})" for t in terms)
+        options = [f"{k.name} > {literal(k, f, w)}" for k, f, w in keys[:i]]
+        options.append(f"{key.name} >= {literal(key, field_name, width)}")
+        terms.append(options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")")
+    return " AND ".join(terms)
 
 
 def find_recent_partitions(

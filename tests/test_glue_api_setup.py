@@ -247,13 +247,13 @@ def test_partition_input_copies_the_table_storage_descriptor() -> None:
                 PartitionKey("hour"),
             ],
             {},
-            "(year > '2026') OR (year = '2026' AND month > '11') "
-            "OR (year = '2026' AND month = '11' AND day >= '27')",
+            "year >= '2026' AND (year > '2026' OR month >= '11') "
+            "AND (year > '2026' OR month > '11' OR day >= '27')",
         ),
         (
             [PartitionKey("year", "int"), PartitionKey("month", "int")],
             {},
-            "(year > 2026) OR (year = 2026 AND month >= 11)",
+            "year >= 2026 AND (year > 2026 OR month >= 11)",
         ),
     ],
 )
@@ -330,3 +330,30 @@ def test_values_that_do_not_fit_the_window_fall_back_to_a_full_read(aws: Any) ->
     windows = glue_api.recent_windows([PartitionKey("dt")], {}, NOW)
     found, reads = glue_api.find_recent_partitions(aws.glue, "raw_x", "t", windows)
     assert reads == 2 and len(found) == 2
+
+
+@pytest.mark.parametrize("int_keys", [False, True])
+def test_calendar_window_selects_exactly_the_tuples_at_or_after_it(
+    aws: Any, int_keys: bool
+) -> None:
+    """The expression, evaluated by the server, equals a lexicographic tuple comparison."""
+    aws.bucket("lake")
+    aws.database("raw_x")
+    kind = "int" if int_keys else "string"
+    aws.table("raw_x", "t", "s3://lake/t/", [("year", kind), ("month", kind), ("day", kind)])
+    start = datetime(2025, 10, 1)
+    days = [start + timedelta(days=d) for d in range(0, 500, 3)]
+    aws.register(
+        "raw_x",
+        "t",
+        [([f"{d:%Y}", f"{d:%m}", f"{d:%d}"], f"s3://lake/t/{d:%Y/%m/%d}/") for d in days],
+    )
+    keys = [PartitionKey(n, kind) for n in ("year", "month", "day")]
+    for moment in (datetime(2025, 12, 31), datetime(2026, 1, 1), datetime(2026, 2, 15)):
+        expression = glue_api._tuple_at_least(
+            [(k, f, w) for k, (f, _, w) in zip(keys, glue_api._CALENDAR_NAMES, strict=True)],
+            moment,
+        )
+        found = glue_api.get_partitions(aws.glue, "raw_x", "t", expression)
+        expected = {(f"{d:%Y}", f"{d:%m}", f"{d:%d}") for d in days if d >= moment}
+        assert {tuple(p["Values"]) for p in found} == expected, expression
