@@ -318,6 +318,13 @@ def memoize_moto_timestamps() -> None:
         )
 
 
+@dataclass
+class _KeysOnly:
+    """A stand-in bucket holding only some of a bucket's keys, for moto's listing code."""
+
+    keys: dict[str, Any]
+
+
 def index_moto_listings() -> None:
     """Answers moto's flat `ListObjectsV2` (no `Delimiter`) from a sorted index of the bucket.
 
@@ -325,7 +332,7 @@ def index_moto_listings() -> None:
     whole bucket; real S3 pays for the keys it returns. The index (rebuilt whenever the bucket's
     key count changes; the benchmark never changes objects after seeding) finds the first key with
     a bisection and returns the same page, truncation flag and continuation token as moto's own
-    code, which still serves every listing with a `Delimiter`.
+    code; a listing with a `Delimiter` runs moto's own code over the keys under its prefix only.
     """
     from moto.s3.models import FakeDeleteMarker, S3Backend
 
@@ -343,7 +350,7 @@ def index_moto_listings() -> None:
         start_after: str | None,
         max_keys: int,
     ) -> Any:
-        if delimiter or not hasattr(bucket, "keys"):
+        if not hasattr(bucket, "keys"):
             return original(
                 self, bucket, prefix, delimiter, continuation_token, start_after, max_keys
             )
@@ -353,6 +360,14 @@ def index_moto_listings() -> None:
             index[id(bucket)] = (len(names), names)
         prefix = prefix or ""
         start = bisect.bisect_left(names, prefix)
+        if delimiter:  # moto's own code, over the keys under the prefix only
+            end = None
+            if prefix:
+                end = bisect.bisect_left(names, prefix[:-1] + chr(ord(prefix[-1]) + 1))
+            under = _KeysOnly({name: bucket.keys[name] for name in names[start:end]})
+            return original(
+                self, under, prefix, delimiter, continuation_token, start_after, max_keys
+            )
         limit = start_after
         if continuation_token:
             limit = self._pagination_tokens.get(continuation_token)

@@ -147,15 +147,22 @@ def test_indexed_listing_answers_like_moto() -> None:
                 ("t/9", None, None, 1000),
                 ("t/", None, None, 0),
             ]
-            for prefix, token, start_after, max_keys in cases:
+            cases += [
+                ("t/", "/", None, 1000),
+                ("t/3/", "/", None, 1000),
+                ("t/", "/", "t/2", 1000),
+                ("t/", "/", "t/2/00010", 1000),  # moto's quirk with both must be kept
+                ("", "/", None, 1000),
+            ]
+            for prefix, delimiter, start_after, max_keys in cases:
                 for implementation in (original, patched):
                     got = implementation(
-                        backend, bucket, prefix, None, token, start_after, max_keys
+                        backend, bucket, prefix, delimiter, None, start_after, max_keys
                     )
-                    names = [k.name for k in got[0]], got[1], got[2]
+                    names = [getattr(k, "name", k) for k in got[0]], got[1], got[2]
                     if implementation is original:
                         expected = names
-                assert names == expected, (prefix, start_after, max_keys)
+                assert names == expected, (prefix, delimiter, start_after, max_keys)
             first = patched(backend, bucket, "t/", None, None, None, 1000)
             second = patched(backend, bucket, "t/", None, first[2], None, 1000)
             again = original(backend, bucket, "t/", None, first[2], None, 1000)
