@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -248,12 +249,7 @@ def table(results: dict[str, Any]) -> str:
             f"{scn['expected_new']} new partitions"
         )
         lines.append(head)
-        peer_w = best_peer(scn, "wall_s_median")
-        peer_c = best_peer(scn, "api_calls")
-        for system, s in scn["systems"].items():
-            xw = f"{_ratio(s['wall_s_median'], peer_w[1]):.2f}" if peer_w else "-"
-            xc = f"{_ratio(s['api_calls'], peer_c[1]):.2f}" if peer_c else "-"
-            xlb = _ratio(s["api_calls"], scn["lower_bound_calls"])
+        for system, s, xw, xc, xlb in _rows(scn):
             lines.append(
                 f"{system:<20}{s['wall_s_median']:>8.2f}{xw:>8}{s['api_calls']:>7}{xc:>8}"
                 f"{xlb:>7.2f}{s['created']:>9}{'yes' if s['correct'] else 'NO':>5}"
@@ -261,6 +257,16 @@ def table(results: dict[str, Any]) -> str:
             )
             lines.extend(f"{'':<20}note: {n}" for n in s.get("notes", []))
     return "\n".join(lines)
+
+
+def _rows(scn: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any], str, str, float]]:
+    """Each system of a scenario with its wall and calls relative to the best peer, and its calls
+    relative to the lower bound."""
+    peer_w, peer_c = best_peer(scn, "wall_s_median"), best_peer(scn, "api_calls")
+    for system, s in scn["systems"].items():
+        xw = f"{_ratio(s['wall_s_median'], peer_w[1]):.2f}" if peer_w else "-"
+        xc = f"{_ratio(s['api_calls'], peer_c[1]):.2f}" if peer_c else "-"
+        yield system, s, xw, xc, _ratio(s["api_calls"], scn["lower_bound_calls"])
 
 
 def growth_table(results: dict[str, Any]) -> str:
@@ -299,11 +305,7 @@ def markdown(results: dict[str, Any]) -> str:
         "|---|---|---:|---:|---:|---:|---:|---:|---|---:|",
     ]
     for name, scn in results["scenarios"].items():
-        peer_w, peer_c = best_peer(scn, "wall_s_median"), best_peer(scn, "api_calls")
-        for system, s in scn["systems"].items():
-            xw = f"{_ratio(s['wall_s_median'], peer_w[1]):.2f}" if peer_w else "-"
-            xc = f"{_ratio(s['api_calls'], peer_c[1]):.2f}" if peer_c else "-"
-            xlb = _ratio(s["api_calls"], scn["lower_bound_calls"])
+        for system, s, xw, xc, xlb in _rows(scn):
             lines.append(
                 f"| {name} | {system} | {xw} | {xc} | {xlb:.2f} | {s['api_calls']} "
                 f"| {s['wall_s_median']:.2f} | {s['created']} | "

@@ -131,19 +131,15 @@ def warm_up(endpoint: str, scenario: Scenario, state: MotoState, main_present: b
 
     state.reset(scenario)
     table = scenario.tables[0]
-    glue = boto3.client(
-        "glue",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    )
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name="us-east-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
+    glue, s3 = (
+        boto3.client(
+            service,
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        for service in ("glue", "s3")
     )
     glue.get_tables(DatabaseName=scenario.database)
     glue.get_partitions(
