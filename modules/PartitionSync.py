@@ -250,11 +250,12 @@ class _TableSync:
             if params.get(f"projection.{k.name}.type", "").lower() == "date"
             and params.get(f"projection.{k.name}.format")
         }
+        reads = 1
         if full:
             registered = glue_api.get_partitions(self.glue, self.database, self.name)
         else:
             windows = glue_api.recent_windows(keys, date_formats, self.now)
-            registered, _ = glue_api.find_recent_partitions(
+            registered, reads = glue_api.find_recent_partitions(
                 self.glue, self.database, self.name, windows
             )
         layout = s3p.detect_layout(
@@ -298,6 +299,8 @@ class _TableSync:
                 "table": self.name,
                 "layout": result.layout,
                 "scan": result.scan,
+                "partition_reads": reads,
+                "registered_read": len(registered),
                 "list_calls": discovery.list_calls,
                 "counts": {c: getattr(result, c) for c in COUNTS},
             },

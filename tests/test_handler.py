@@ -338,6 +338,9 @@ def test_logs_are_json_one_line_per_table_without_duplicate_handlers(aws: Aws) -
     assert len(per_table) == 4, done.stderr
     first = next(line for line in per_table if line["table"] == "orders")
     assert first["counts"]["created"] == 6 and first["layout"] == "hive"
+    warm = [line for line in per_table if line["table"] == "clicks"][-1]
+    assert warm["scan"] == "incremental" and warm["partition_reads"] == 1
+    assert warm["list_calls"] == 1 and warm["registered_read"] == 5
     assert first["level"] == "INFO" and first["service"] == "glue-catalog-partition-management"
     quiet = subprocess.run(
         [sys.executable, "-c", LOG_SCRIPT],
