@@ -222,6 +222,9 @@ class WriteOutcome:
     already: list[Values] = field(default_factory=list)  # someone else did it first
     failed: dict[Values, str] = field(default_factory=dict)  # values -> reason
     calls: int = 0
+    # a call failed, or transient errors outlasted the budget: worth trying again later, unlike
+    # items Glue refused for good
+    incomplete: bool = False
 
     def merge(self, other: WriteOutcome) -> None:
         """Fold another chunk's outcome into this one."""
@@ -229,6 +232,7 @@ class WriteOutcome:
         self.already.extend(other.already)
         self.failed.update(other.failed)
         self.calls += other.calls
+        self.incomplete = self.incomplete or other.incomplete
 
 
 class GlueWriter:
@@ -306,6 +310,7 @@ class GlueWriter:
                 # botocore has already retried throttling, 5xx and connection errors.
                 reason = describe(exc)
                 outcome.failed.update(dict.fromkeys(pending, reason))
+                outcome.incomplete = True
                 return outcome
             retry: dict[Values, dict[str, Any]] = {}
             errors = {tuple(e.get("PartitionValues", ())): e for e in response.get("Errors", ())}
@@ -329,4 +334,5 @@ class GlueWriter:
                 return outcome
         for values in pending:
             outcome.failed[values] = f"{last_reason[values]} (gave up after {self.max_attempts})"
+        outcome.incomplete = True
         return outcome

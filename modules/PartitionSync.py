@@ -467,7 +467,9 @@ class _OrderedCreator:
 
     The writes overlap the listing that feeds them, and a run that dies half-way leaves no
     registered partition above one it never wrote, so the next incremental run (which lists
-    after the newest registered path) finds the rest.
+    after the newest registered path) finds the rest. For the same reason, once a chunk could not
+    be written (a failed call, or transient errors that outlasted the retries), the later chunks
+    are not sent: they are reported failed and the next run starts from there.
     """
 
     def __init__(self, sync: _TableSync, bucket: str, known: dict[tuple, Any]) -> None:
@@ -480,6 +482,7 @@ class _OrderedCreator:
         self.batch: list[dict[str, Any]] = []
         self.thread = ThreadPoolExecutor(1, "ordered-create")
         self.chunks: list[Future[glue_api.WriteOutcome]] = []
+        self.halted = False
 
     def add(self, values: tuple[str, ...], prefix: str) -> None:
         """Queue a partition found in S3 unless it is registered already."""
@@ -496,8 +499,16 @@ class _OrderedCreator:
     def _flush(self) -> None:
         if self.batch:
             batch, self.batch = self.batch, []
-            writer, database, name = self.sync.work.writer, self.sync.database, self.sync.name
-            self.chunks.append(self.thread.submit(writer.create, database, name, batch))
+            self.chunks.append(self.thread.submit(self._write, batch))
+
+    def _write(self, batch: list[dict[str, Any]]) -> glue_api.WriteOutcome:
+        """One chunk, on the creator's single thread (so chunks go out in order)."""
+        if self.halted:
+            reason = "not sent: an earlier chunk of this table failed; the next run retries it"
+            return glue_api.WriteOutcome(failed={tuple(p["Values"]): reason for p in batch})
+        outcome = self.sync.work.writer.create(self.sync.database, self.sync.name, batch)
+        self.halted = outcome.incomplete
+        return outcome
 
     def finish(self) -> glue_api.WriteOutcome | int:
         """Write what is left, wait for every chunk; in a dry run, the count that would be."""

@@ -264,8 +264,9 @@ def test_same_seed_same_faults(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_permanent_access_denied_fails_fast(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every Glue write refused: one call per chunk, every table failed with the reason,
-    status failed, catalog unchanged."""
+    """Every Glue write refused: one call per table (its later chunks are not sent), every
+    table failed with the reason, status failed, catalog unchanged."""
+    monkeypatch.setenv("MAX_REPORTED_ERRORS", "10000")  # to see every partition's reason
     lake = build_lake(aws)
     before = lake.catalog()
     with proxied(monkeypatch, aws.endpoint, Faults(deny_glue_writes=True)) as proxy:
@@ -278,10 +279,13 @@ def test_permanent_access_denied_fails_fast(aws: Aws, monkeypatch: pytest.Monkey
         assert entry["created"] == 0 and entry["failed"] > 0, dumps(entry)
         assert any("AccessDeniedException" in e for e in entry["errors"]), dumps(entry)
     new = {t: len(lake.expected[t]) - len(before[t]) for t in lake.expected}
-    chunks = sum(-(-n // 100) for n in new.values())
     writes = proxy.calls("BatchCreatePartition")
-    assert len(writes) == chunks, f"{len(writes)} calls for {chunks} chunks: retried"
+    # one refused call per table: not retried, and a table's later chunks are not sent after it
+    assert len(writes) == sum(1 for n in new.values() if n), f"{len(writes)} calls: retried"
     assert summary["totals"]["failed"] == sum(new.values())
+    for entry in summary["tables"]:
+        if new[entry["table"]] > 100:
+            assert any("not sent: an earlier chunk" in e for e in entry["errors"]), dumps(entry)
 
 
 class ProcessDied(BaseException):

@@ -113,6 +113,7 @@ def test_transient_items_give_up_after_the_budget_and_are_reported() -> None:
     assert outcome.done == [("00001",)]
     assert "InternalServiceException" in outcome.failed[("00000",)]
     assert "gave up after 3" in outcome.failed[("00000",)]
+    assert outcome.incomplete  # worth trying again later
 
 
 def test_permanent_item_errors_are_not_retried() -> None:
@@ -121,6 +122,7 @@ def test_permanent_item_errors_are_not_retried() -> None:
     assert len(glue.calls) == 1
     assert set(outcome.failed) == {("00000",), ("00001",)}
     assert outcome.failed[("00000",)].startswith("AccessDeniedException")
+    assert not outcome.incomplete  # refused for good: trying again changes nothing
 
 
 def test_entity_not_found_on_delete_means_already_removed() -> None:
@@ -143,6 +145,7 @@ def test_a_failed_call_fails_its_items_with_the_reason() -> None:
     assert len(glue.calls) == 2  # one per chunk, no retry loop of its own
     assert len(outcome.failed) == 150
     assert all(r == "AccessDeniedException: no" for r in outcome.failed.values())
+    assert outcome.incomplete
 
 
 # --------------------------------------------------------------------------- reads and pagination
