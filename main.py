@@ -101,7 +101,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             message = f"reading database {database} failed: {describe(exc)}"
             results.append(TableResult.failure(database, None, message))
             continue
-        all_locations += [_location(t) for t in tables if _location(t)]
+        all_locations += [loc for t in tables if (loc := _location(t))]
         by_name = {t["Name"]: t for t in tables}
         for name in only_tables or sorted(by_name):
             if name in by_name:
@@ -134,7 +134,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             )
         results += [f.result() for f in running]
 
-    summary = _summary(results, remaining, options, settings, databases, only_tables)
+    summary = _summary(results, remaining, options, settings, databases)
     logger.info("run finished", extra={"status": summary["status"], "totals": summary["totals"]})
     return summary
 
@@ -156,7 +156,6 @@ def _summary(
     options: Options,
     settings: Settings,
     databases: list[str],
-    only_tables: list[str] | None,
 ) -> dict[str, Any]:
     results.sort(key=lambda r: (r.database, r.table or ""))
     worked = [r for r in results if r.status != "skipped"]

@@ -367,12 +367,20 @@ class PartitionKey:
     type: str = "string"
 
 
-def _check_types(keys: list[PartitionKey], values: list[str]) -> str | None:
+def _checked(
+    keys: list[PartitionKey],
+    values: list[str],
+    validators: dict[str, Callable[[str], str | None]],
+    prefix: str,
+) -> Parsed:
+    """The partition at `prefix`, or a skip naming the first value that does not fit its key's
+    type or its projection."""
     for key, value in zip(keys, values, strict=True):
-        reason = check_value(key.type, value)
+        check = validators.get(key.name)
+        reason = check_value(key.type, value) or (check(value) if check else None)
         if reason:
-            return f"{key.name}: {reason}"
-    return None
+            return Parsed(prefix=prefix, reason=f"{key.name}: {reason}")
+    return Parsed(values=tuple(values), prefix=prefix)
 
 
 @dataclass
@@ -400,17 +408,7 @@ class _DirectoryLayout:
         values, reason = self._values(parts[:n])
         if values is None:
             return Parsed(prefix=prefix, reason=reason)
-        reason = _check_types(self.keys, values) or self._check_projection(values)
-        if reason:
-            return Parsed(prefix=prefix, reason=reason)
-        return Parsed(values=tuple(values), prefix=prefix)
-
-    def _check_projection(self, values: list[str]) -> str | None:
-        for key, value in zip(self.keys, values, strict=True):
-            check = self.validators.get(key.name)
-            if check and (reason := check(value)):
-                return f"{key.name}: {reason}"
-        return None
+        return _checked(self.keys, values, self.validators, prefix)
 
 
 @dataclass
@@ -517,14 +515,7 @@ class TemplateLayout:
             return Parsed(prefix=where, reason=f"does not match the template {self.template_key}")
         values = [match.group(f"k{i}") for i in range(len(self.keys))]
         prefix = match.group(0)
-        reason = _check_types(self.keys, values)
-        for k, v in zip(self.keys, values, strict=True):
-            check = self.validators.get(k.name)
-            if not reason and check and (problem := check(v)):
-                reason = f"{k.name}: {problem}"
-        if reason:
-            return Parsed(prefix=prefix, reason=reason)
-        return Parsed(values=tuple(values), prefix=prefix)
+        return _checked(self.keys, values, self.validators, prefix)
 
     def path_of(self, values: list[str]) -> str:
         path = self.template_key
