@@ -18,17 +18,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from modules import GlueAPISetup as glue_api
 from modules.AwsClientObj import get_clients
-from modules.PartitionSync import (
-    COUNTS,
-    MODES,
-    Options,
-    Settings,
-    TableResult,
-    Workers,
-    sync_table,
-)
+from modules.PartitionSync import Workers, sync_table
 from modules.ProcessLogger import get_logger
 from modules.S3PrefixGeneration import describe
+from modules.Settings import MODES, Options, Settings
+from modules.TableReport import COUNTS, TableResult
 
 EVENT_KEYS = {"databases", "tables", "full_scan", "dry_run", "mode", "force"}
 

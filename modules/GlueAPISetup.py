@@ -19,7 +19,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from modules.S3PrefixGeneration import JavaDateFormat, PartitionKey, describe
+from modules.S3PrefixGeneration import describe
+from modules.TimeKeys import JavaDateFormat, PartitionKey
 
 CREATE_CHUNK = 100
 DELETE_CHUNK = 25

@@ -6,92 +6,18 @@ This is the only place that combines the Glue side (GlueAPISetup) and the S3 sid
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from modules import GlueAPISetup as glue_api
 from modules import S3PrefixGeneration as s3p
 from modules.AwsClientObj import AwsClients
 from modules.ProcessLogger import get_logger
-
-MODES = ("add", "sync")
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Every tunable, read from environment variables (names in `ENV`)."""
-
-    database_pattern: str = "^raw_"
-    table_concurrency: int = 4
-    glue_write_concurrency: int = 4
-    s3_concurrency: int = 8
-    max_attempts: int = 8
-    retry_mode: str = "standard"
-    retry_base_delay: float = 0.2
-    time_margin_seconds: float = 60.0
-    sync_max_remove_fraction: float = 0.1
-    template_max_candidates: int = 100
-    max_reported_errors: int = 20
-
-    ENV: ClassVar[dict[str, str]] = {
-        "database_pattern": "RAW_DATABASE_PATTERN",
-        "table_concurrency": "TABLE_CONCURRENCY",
-        "glue_write_concurrency": "GLUE_WRITE_CONCURRENCY",
-        "s3_concurrency": "S3_CONCURRENCY",
-        "max_attempts": "MAX_ATTEMPTS",
-        "retry_mode": "RETRY_MODE",
-        "retry_base_delay": "RETRY_BASE_DELAY_SECONDS",
-        "time_margin_seconds": "TIME_MARGIN_SECONDS",
-        "sync_max_remove_fraction": "SYNC_MAX_REMOVE_FRACTION",
-        "template_max_candidates": "TEMPLATE_MAX_CANDIDATES",
-        "max_reported_errors": "MAX_REPORTED_ERRORS",
-    }
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
-        """Read the settings; a malformed value raises ValueError naming the variable."""
-        values: dict[str, Any] = {}
-        for f in fields(cls):
-            raw = env.get(cls.ENV[f.name], "").strip()
-            if not raw:
-                continue
-            kind = type(f.default)
-            try:
-                values[f.name] = kind(raw)
-            except ValueError:
-                name = cls.ENV[f.name]
-                raise ValueError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
-        settings = cls(**values)
-        settings.validate()
-        return settings
-
-    def validate(self) -> None:
-        """Reject values that would make the function misbehave rather than fail loudly."""
-        for name in ("table_concurrency", "glue_write_concurrency", "s3_concurrency"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{self.ENV[name]} must be at least 1")
-        if not 1 <= self.max_attempts <= 20:
-            raise ValueError("MAX_ATTEMPTS must be between 1 and 20")
-        if not 0 <= self.sync_max_remove_fraction <= 1:
-            raise ValueError("SYNC_MAX_REMOVE_FRACTION must be between 0 and 1")
-        if self.time_margin_seconds < 0 or self.retry_base_delay < 0:
-            raise ValueError("TIME_MARGIN_SECONDS and RETRY_BASE_DELAY_SECONDS cannot be negative")
-        if self.retry_mode not in ("standard", "adaptive"):
-            raise ValueError("RETRY_MODE must be 'standard' or 'adaptive'")
-
-
-@dataclass(frozen=True)
-class Options:
-    """What the event asks for, validated by the handler."""
-
-    full_scan: bool = False
-    dry_run: bool = False
-    mode: str = "add"
-    force: bool = False
+from modules.Settings import Options, Settings
+from modules.TableReport import COUNTS, TableResult
+from modules.TimeKeys import JavaDateFormat, PartitionKey
 
 
 @dataclass
@@ -102,77 +28,6 @@ class Workers:
     writer: glue_api.GlueWriter
     s3_pool: Executor
     settings: Settings
-
-
-COUNTS = ("discovered", "created", "existing", "skipped", "failed", "removed")
-
-
-@dataclass
-class TableResult:
-    """What happened to one table, as the summary and the logs report it."""
-
-    database: str
-    table: str | None
-    layout: str | None = None
-    scan: str | None = None
-    status: str = "succeeded"
-    discovered: int = 0
-    created: int = 0
-    existing: int = 0
-    skipped: int = 0
-    failed: int = 0
-    removed: int = 0
-    errors: list[str] = field(default_factory=list)
-    fatal: bool = False
-    problems: int = 0
-    would_remove: list[str] | None = None
-    removal_refused: bool | None = None
-
-    @classmethod
-    def failure(cls, database: str, table: str | None, message: str) -> TableResult:
-        """An entry for something that could not be processed at all."""
-        result = cls(database, table)
-        result.fail(message)
-        return result.finish()
-
-    def problem(self, message: str) -> None:
-        """Record an error that makes the table (and the run) partial."""
-        self.problems += 1
-        self.errors.append(message)
-
-    def fail(self, message: str) -> None:
-        """Record an error that stopped this table."""
-        self.fatal = True
-        self.problem(message)
-
-    def finish(self) -> TableResult:
-        """Settle the status from what was recorded."""
-        if self.status == "skipped":
-            return self
-        if self.fatal or (self.failed and not (self.created or self.removed or self.existing)):
-            self.status = "failed"
-        elif self.problems:
-            self.status = "partial"
-        return self
-
-    def to_dict(self, max_errors: int) -> dict[str, Any]:
-        """The summary entry: counts, and at most `max_errors` readable reasons."""
-        entry: dict[str, Any] = {
-            "database": self.database,
-            "table": self.table,
-            "layout": self.layout,
-            "scan": self.scan,
-            "status": self.status,
-            **{c: getattr(self, c) for c in COUNTS},
-            "errors": self.errors[:max_errors],
-        }
-        if len(self.errors) > max_errors:
-            entry["errors"].append(f"… and {len(self.errors) - max_errors} more")
-        if self.would_remove is not None:
-            entry["would_remove"] = self.would_remove[:max_errors]
-        if self.removal_refused is not None:
-            entry["removal_refused"] = self.removal_refused
-        return entry
 
 
 def sync_table(
@@ -222,7 +77,7 @@ class _TableSync:
     def run(self) -> None:
         table, result = self.table, self.result
         keys = [
-            s3p.PartitionKey(k["Name"], k.get("Type", "string"))
+            PartitionKey(k["Name"], k.get("Type", "string"))
             for k in table.get("PartitionKeys") or ()
         ]
         params = table.get("Parameters") or {}
@@ -245,7 +100,7 @@ class _TableSync:
 
         full = self.options.full_scan or self.options.mode == "sync"
         date_formats = {
-            k.name: s3p.JavaDateFormat(params[f"projection.{k.name}.format"])
+            k.name: JavaDateFormat(params[f"projection.{k.name}.format"])
             for k in keys
             if params.get(f"projection.{k.name}.type", "").lower() == "date"
             and params.get(f"projection.{k.name}.format")

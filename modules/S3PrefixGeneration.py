@@ -6,14 +6,15 @@ has to guess at paths and each layout can be tested without AWS.
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
+
+from modules.TimeKeys import DateProjection, PartitionKey
 
 HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 TEMPLATE_PARAMETER = "storage.location.template"
@@ -136,201 +137,6 @@ def check_value(type_name: str, value: str) -> str | None:
     return None
 
 
-# --------------------------------------------------------------------------- Java date formats
-
-_QUOTED = re.compile(r"'((?:[^']|'')*)'")  # a quoted literal; '' inside it is one quote
-_JAVA_FIELDS = {"y": "year", "M": "month", "d": "day", "H": "hour", "m": "minute", "s": "second"}
-_UNIT_ORDER = ["YEARS", "MONTHS", "DAYS", "HOURS", "MINUTES", "SECONDS"]
-_FIELD_UNIT = {
-    "year": "YEARS",
-    "month": "MONTHS",
-    "day": "DAYS",
-    "hour": "HOURS",
-    "minute": "MINUTES",
-    "second": "SECONDS",
-}
-
-
-class JavaDateFormat:
-    """The subset of Java's DateTimeFormatter patterns Athena partition projection uses.
-
-    Supports `y M d H m s`, quoted literals (`'T'`) and any other character as a literal, which
-    covers `yyyy-MM-dd`, `yyyy/MM/dd/HH`, `yyyyMMdd`, `yyyy-MM-dd-HH-mm` and the like.
-    """
-
-    def __init__(self, pattern: str) -> None:
-        self.pattern = pattern
-        self.tokens: list[tuple[str, str]] = []  # ("field", letters) or ("literal", text)
-        i = 0
-        while i < len(pattern):
-            ch = pattern[i]
-            if ch == "'":
-                quoted = _QUOTED.match(pattern, i)
-                if not quoted:
-                    raise ValueError(f"date format {pattern!r} has an unclosed quote")
-                self.tokens.append(("literal", quoted.group(1).replace("''", "'") or "'"))
-                i = quoted.end()
-            elif ch.isascii() and ch.isalpha():
-                if ch not in _JAVA_FIELDS:
-                    raise ValueError(f"date format {pattern!r}: letter {ch!r} is not supported")
-                j = i
-                while j < len(pattern) and pattern[j] == ch:
-                    j += 1
-                if ch == "M" and j - i > 2:
-                    raise ValueError(f"date format {pattern!r}: month names are not supported")
-                self.tokens.append(("field", pattern[i:j]))
-                i = j
-            else:
-                self.tokens.append(("literal", ch))
-                i += 1
-        fields = [_JAVA_FIELDS[t[1][0]] for t in self.tokens if t[0] == "field"]
-        if "year" not in fields:
-            raise ValueError(f"date format {pattern!r} has no year")
-        self.fields = fields
-        self.unit = max((_FIELD_UNIT[f] for f in fields), key=_UNIT_ORDER.index)
-        self._regex = re.compile("".join(self._token_regex(t) for t in self.tokens), re.ASCII)
-
-    @staticmethod
-    def _token_regex(token: tuple[str, str]) -> str:
-        kind, text = token
-        if kind == "literal":
-            return re.escape(text)
-        name = _JAVA_FIELDS[text[0]]
-        if text[0] == "y":
-            width = "{4}" if len(text) != 2 else "{2}"
-            return f"(?P<{name}>\\d{width})"
-        return f"(?P<{name}>\\d{{{len(text)}}})" if len(text) > 1 else f"(?P<{name}>\\d{{1,2}})"
-
-    def regex(self) -> str:
-        """A regex fragment (no named groups) that matches formatted values."""
-        return re.sub(r"\(\?P<\w+>", "(?:", self._regex.pattern)
-
-    def format(self, moment: datetime) -> str:
-        """Render a datetime with this pattern."""
-        out = []
-        for kind, text in self.tokens:
-            if kind == "literal":
-                out.append(text)
-                continue
-            number = getattr(moment, _JAVA_FIELDS[text[0]])
-            if text[0] == "y" and len(text) == 2:
-                number %= 100
-            out.append(str(number).zfill(len(text)))
-        return "".join(out)
-
-    def parse(self, value: str) -> datetime | None:
-        """Parse a value written with this pattern, or None when it does not fit."""
-        match = self._regex.fullmatch(value)
-        if not match:
-            return None
-        parts = {k: int(v) for k, v in match.groupdict().items()}
-        if "year" in parts and len(match.group("year")) == 2:
-            parts["year"] += 2000
-        try:
-            return datetime(
-                parts["year"],
-                parts.get("month", 1),
-                parts.get("day", 1),
-                parts.get("hour", 0),
-                parts.get("minute", 0),
-                parts.get("second", 0),
-            )
-        except ValueError:
-            return None
-
-    def truncate(self, moment: datetime) -> datetime:
-        """Drop the fields finer than this pattern's unit (`yyyy-MM-dd` keeps the date)."""
-        return self.parse(self.format(moment)) or moment
-
-
-def add_interval(moment: datetime, amount: int, unit: str) -> datetime:
-    """Add `amount` calendar units; months and years clamp to the month's last day."""
-    unit = unit.upper().rstrip("S") + "S"
-    if unit in ("YEARS", "MONTHS"):
-        months = moment.month - 1 + amount * (12 if unit == "YEARS" else 1)
-        year, month = moment.year + months // 12, months % 12 + 1
-        day = min(moment.day, calendar.monthrange(year, month)[1])
-        return moment.replace(year=year, month=month, day=day)
-    seconds = {"WEEKS": 604800, "DAYS": 86400, "HOURS": 3600, "MINUTES": 60, "SECONDS": 1}
-    if unit not in seconds:
-        raise ValueError(f"interval unit {unit!r} is not one of YEARS … SECONDS")
-    return moment + timedelta(seconds=amount * seconds[unit])
-
-
-_NOW_RE = re.compile(r"NOW(?:\s*([+-])\s*(\d+)\s*([A-Z]+?)S?)?", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class DateProjection:
-    """Athena's `projection.<key>.*` settings for a `date` key, resolved against a `now`."""
-
-    key: str
-    fmt: JavaDateFormat
-    start: datetime | None
-    end: datetime | None
-    interval: int
-    unit: str
-
-    @classmethod
-    def from_parameters(cls, key: str, params: dict[str, str], now: datetime) -> DateProjection:
-        """Read `projection.<key>.format/range/interval/interval.unit`; raise ValueError if bad."""
-        prefix = f"projection.{key}."
-        fmt_text = params.get(prefix + "format")
-        if not fmt_text:
-            raise ValueError(f"projection.{key}.format is missing for a date projection")
-        fmt = JavaDateFormat(fmt_text)
-        start = end = None
-        if prefix + "range" in params:
-            bounds = [b.strip() for b in params[prefix + "range"].split(",")]
-            if len(bounds) != 2:
-                raise ValueError(f"projection.{key}.range must be 'start,end'")
-            start, end = (cls._bound(b, fmt, now, key) for b in bounds)
-        try:
-            interval = int(params.get(prefix + "interval", "1"))
-        except ValueError:
-            raise ValueError(f"projection.{key}.interval is not an integer") from None
-        if interval < 1:
-            raise ValueError(f"projection.{key}.interval must be at least 1")
-        unit = params.get(prefix + "interval.unit", fmt.unit).upper()
-        add_interval(now, 0, unit)  # validates the unit
-        return cls(key, fmt, start, end, interval, unit)
-
-    @staticmethod
-    def _bound(text: str, fmt: JavaDateFormat, now: datetime, key: str) -> datetime:
-        match = _NOW_RE.fullmatch(text)
-        if match:
-            sign, amount, unit = match.groups()
-            if not sign:
-                return fmt.truncate(now)
-            return fmt.truncate(add_interval(now, int(amount) * (1 if sign == "+" else -1), unit))
-        parsed = fmt.parse(text)
-        if parsed is None:
-            raise ValueError(f"projection.{key}.range bound {text!r} does not fit its format")
-        return parsed
-
-    def candidates_after(self, last_value: str, now: datetime, limit: int) -> list[str] | None:
-        """Values after `last_value` up to now (and the range's end), oldest first.
-
-        Steps are computed from the anchor (`anchor + k·interval`), not chained, so month ends
-        and leap days do not drift. Returns None when there would be more than `limit`.
-        """
-        anchor = self.fmt.parse(last_value)
-        if anchor is None:
-            return None
-        stop = min(now, self.end) if self.end else now
-        values = []
-        k = 1
-        while True:
-            moment = add_interval(anchor, k * self.interval, self.unit)
-            if moment > stop:
-                return values
-            if self.start is None or moment >= self.start:
-                values.append(self.fmt.format(moment))
-                if len(values) > limit:
-                    return None
-            k += 1
-
-
 # --------------------------------------------------------------------------- layouts
 
 
@@ -357,14 +163,6 @@ class Layout(Protocol):
     def path_of(self, values: list[str]) -> str:
         """The key prefix the partition with these values has in this layout."""
         ...
-
-
-@dataclass(frozen=True)
-class PartitionKey:
-    """A partition column as Glue describes it."""
-
-    name: str
-    type: str = "string"
 
 
 def _checked(

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 import main
 from modules import GlueAPISetup as glue_api
 from modules import S3PrefixGeneration as s3p
-from modules.PartitionSync import Settings
+from modules.Settings import Settings
 from tests.conftest import Aws, dumps
 from tests.faultproxy import Faults
 from tests.test_faults import BUCKET, DATABASE, proxied, seed_objects

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from modules import GlueAPISetup as glue_api
-from modules.S3PrefixGeneration import JavaDateFormat, PartitionKey
+from modules.TimeKeys import JavaDateFormat, PartitionKey
 
 NOW = datetime(2026, 11, 28, 10, 30)
 

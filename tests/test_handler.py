@@ -17,7 +17,7 @@ import pytest
 
 import main
 from modules.AwsClientObj import get_clients
-from modules.PartitionSync import Settings
+from modules.Settings import Settings
 from tests.conftest import Aws, FakeContext, dumps
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,6 +14,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
 
 from modules import S3PrefixGeneration as s3p
+from modules import TimeKeys as tk
 from tests import test_inputs as data
 
 BUCKET = data.BUCKET
@@ -234,7 +235,7 @@ def test_key_after_prefix_takes_a_directory_without_its_slash(prefix: str) -> No
 @pytest.mark.parametrize(("pattern", "moment", "text"), data.JAVA_FORMAT_CASES)
 def test_java_format_and_parse(pattern: str, moment: datetime, text: str) -> None:
     """Formatting and parsing are inverse for the patterns projection uses."""
-    fmt = s3p.JavaDateFormat(pattern)
+    fmt = tk.JavaDateFormat(pattern)
     assert fmt.format(moment) == text
     assert fmt.parse(text) == moment
     assert re.fullmatch(fmt.regex(), text)
@@ -243,27 +244,27 @@ def test_java_format_and_parse(pattern: str, moment: datetime, text: str) -> Non
 @pytest.mark.parametrize(("pattern", "text"), data.JAVA_PARSE_FAILURES)
 def test_java_parse_rejects(pattern: str, text: str) -> None:
     """Text of another shape, or an impossible date, does not parse."""
-    assert s3p.JavaDateFormat(pattern).parse(text) is None
+    assert tk.JavaDateFormat(pattern).parse(text) is None
 
 
 @pytest.mark.parametrize(("pattern", "unit"), data.JAVA_UNIT_CASES)
 def test_java_unit(pattern: str, unit: str) -> None:
     """A pattern's unit is its finest field (the default projection interval unit)."""
-    assert s3p.JavaDateFormat(pattern).unit == unit
+    assert tk.JavaDateFormat(pattern).unit == unit
 
 
 @pytest.mark.parametrize(("pattern", "error"), data.JAVA_BAD_PATTERNS)
 def test_java_bad_pattern(pattern: str, error: str) -> None:
     """Unsupported letters, a missing year and an unclosed quote are refused."""
     with pytest.raises(ValueError, match=re.escape(error)):
-        s3p.JavaDateFormat(pattern)
+        tk.JavaDateFormat(pattern)
 
 
 def test_java_truncate() -> None:
     """Truncating drops the fields finer than the pattern's unit."""
     moment = datetime(2024, 1, 15, 7, 45, 30)
-    assert s3p.JavaDateFormat("yyyy-MM-dd").truncate(moment) == datetime(2024, 1, 15)
-    assert s3p.JavaDateFormat("yyyy/MM/dd/HH").truncate(moment) == datetime(2024, 1, 15, 7)
+    assert tk.JavaDateFormat("yyyy-MM-dd").truncate(moment) == datetime(2024, 1, 15)
+    assert tk.JavaDateFormat("yyyy/MM/dd/HH").truncate(moment) == datetime(2024, 1, 15, 7)
 
 
 # --------------------------------------------------------------------------- date arithmetic
@@ -272,19 +273,19 @@ def test_java_truncate() -> None:
 @pytest.mark.parametrize(("start", "amount", "unit", "expected"), data.ADD_INTERVAL_CASES)
 def test_add_interval(start: datetime, amount: int, unit: str, expected: datetime) -> None:
     """Calendar arithmetic: month ends clamp, leap days, hours across day/month/year ends."""
-    assert s3p.add_interval(start, amount, unit) == expected
+    assert tk.add_interval(start, amount, unit) == expected
 
 
 def test_add_interval_unknown_unit() -> None:
     """An interval unit Athena does not know is a ValueError."""
     with pytest.raises(ValueError, match="FORTNIGHTS"):
-        s3p.add_interval(datetime(2024, 1, 1), 1, "FORTNIGHTS")
+        tk.add_interval(datetime(2024, 1, 1), 1, "FORTNIGHTS")
 
 
-def _projection(params: dict[str, str], now: datetime) -> s3p.DateProjection:
+def _projection(params: dict[str, str], now: datetime) -> tk.DateProjection:
     table_params = {f"projection.dt.{k}": v for k, v in params.items()}
     table_params["projection.dt.type"] = "date"
-    return s3p.DateProjection.from_parameters("dt", table_params, now)
+    return tk.DateProjection.from_parameters("dt", table_params, now)
 
 
 @pytest.mark.parametrize("case", data.CANDIDATE_CASES, ids=_ids(data.CANDIDATE_CASES))

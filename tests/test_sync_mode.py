@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import main
-from modules.PartitionSync import Settings
+from modules.Settings import Settings
 from tests.conftest import Aws, dumps
 from tests.faultproxy import Faults, Record, Request
 from tests.test_faults import BUCKET, DATABASE, proxied, seed_objects

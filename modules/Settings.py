@@ -1,0 +1,87 @@
+"""The function's settings (environment variables) and what one event asks for.
+
+Every entry point (the scheduled run, event mode) reads the same settings, so they live apart
+from any one of them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from typing import Any, ClassVar
+
+MODES = ("add", "sync")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every tunable, read from environment variables (names in `ENV`)."""
+
+    database_pattern: str = "^raw_"
+    table_concurrency: int = 4
+    glue_write_concurrency: int = 4
+    s3_concurrency: int = 8
+    max_attempts: int = 8
+    retry_mode: str = "standard"
+    retry_base_delay: float = 0.2
+    time_margin_seconds: float = 60.0
+    sync_max_remove_fraction: float = 0.1
+    template_max_candidates: int = 100
+    max_reported_errors: int = 20
+
+    ENV: ClassVar[dict[str, str]] = {
+        "database_pattern": "RAW_DATABASE_PATTERN",
+        "table_concurrency": "TABLE_CONCURRENCY",
+        "glue_write_concurrency": "GLUE_WRITE_CONCURRENCY",
+        "s3_concurrency": "S3_CONCURRENCY",
+        "max_attempts": "MAX_ATTEMPTS",
+        "retry_mode": "RETRY_MODE",
+        "retry_base_delay": "RETRY_BASE_DELAY_SECONDS",
+        "time_margin_seconds": "TIME_MARGIN_SECONDS",
+        "sync_max_remove_fraction": "SYNC_MAX_REMOVE_FRACTION",
+        "template_max_candidates": "TEMPLATE_MAX_CANDIDATES",
+        "max_reported_errors": "MAX_REPORTED_ERRORS",
+    }
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
+        """Read the settings; a malformed value raises ValueError naming the variable."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(cls.ENV[f.name], "").strip()
+            if not raw:
+                continue
+            kind = type(f.default)
+            try:
+                values[f.name] = kind(raw)
+            except ValueError:
+                name = cls.ENV[f.name]
+                raise ValueError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Reject values that would make the function misbehave rather than fail loudly."""
+        for name in ("table_concurrency", "glue_write_concurrency", "s3_concurrency"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{self.ENV[name]} must be at least 1")
+        if not 1 <= self.max_attempts <= 20:
+            raise ValueError("MAX_ATTEMPTS must be between 1 and 20")
+        if not 0 <= self.sync_max_remove_fraction <= 1:
+            raise ValueError("SYNC_MAX_REMOVE_FRACTION must be between 0 and 1")
+        if self.time_margin_seconds < 0 or self.retry_base_delay < 0:
+            raise ValueError("TIME_MARGIN_SECONDS and RETRY_BASE_DELAY_SECONDS cannot be negative")
+        if self.retry_mode not in ("standard", "adaptive"):
+            raise ValueError("RETRY_MODE must be 'standard' or 'adaptive'")
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the event asks for, validated by the handler."""
+
+    full_scan: bool = False
+    dry_run: bool = False
+    mode: str = "add"
+    force: bool = False

@@ -1,0 +1,76 @@
+"""What happened to one table, as the summary and the log lines report it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+COUNTS = ("discovered", "created", "existing", "skipped", "failed", "removed")
+
+
+@dataclass
+class TableResult:
+    """What happened to one table, as the summary and the logs report it."""
+
+    database: str
+    table: str | None
+    layout: str | None = None
+    scan: str | None = None
+    status: str = "succeeded"
+    discovered: int = 0
+    created: int = 0
+    existing: int = 0
+    skipped: int = 0
+    failed: int = 0
+    removed: int = 0
+    errors: list[str] = field(default_factory=list)
+    fatal: bool = False
+    problems: int = 0
+    would_remove: list[str] | None = None
+    removal_refused: bool | None = None
+
+    @classmethod
+    def failure(cls, database: str, table: str | None, message: str) -> TableResult:
+        """An entry for something that could not be processed at all."""
+        result = cls(database, table)
+        result.fail(message)
+        return result.finish()
+
+    def problem(self, message: str) -> None:
+        """Record an error that makes the table (and the run) partial."""
+        self.problems += 1
+        self.errors.append(message)
+
+    def fail(self, message: str) -> None:
+        """Record an error that stopped this table."""
+        self.fatal = True
+        self.problem(message)
+
+    def finish(self) -> TableResult:
+        """Settle the status from what was recorded."""
+        if self.status == "skipped":
+            return self
+        if self.fatal or (self.failed and not (self.created or self.removed or self.existing)):
+            self.status = "failed"
+        elif self.problems:
+            self.status = "partial"
+        return self
+
+    def to_dict(self, max_errors: int) -> dict[str, Any]:
+        """The summary entry: counts, and at most `max_errors` readable reasons."""
+        entry: dict[str, Any] = {
+            "database": self.database,
+            "table": self.table,
+            "layout": self.layout,
+            "scan": self.scan,
+            "status": self.status,
+            **{c: getattr(self, c) for c in COUNTS},
+            "errors": self.errors[:max_errors],
+        }
+        if len(self.errors) > max_errors:
+            entry["errors"].append(f"… and {len(self.errors) - max_errors} more")
+        if self.would_remove is not None:
+            entry["would_remove"] = self.would_remove[:max_errors]
+        if self.removal_refused is not None:
+            entry["removal_refused"] = self.removal_refused
+        return entry
