@@ -28,6 +28,7 @@ class Settings:
     time_margin_seconds: float = 60.0
     sync_max_remove_fraction: float = 0.1
     template_max_candidates: int = 100
+    max_branches: int = 1000
     max_reported_errors: int = 20
 
     ENV: ClassVar[dict[str, str]] = {
@@ -41,6 +42,7 @@ class Settings:
         "time_margin_seconds": "TIME_MARGIN_SECONDS",
         "sync_max_remove_fraction": "SYNC_MAX_REMOVE_FRACTION",
         "template_max_candidates": "TEMPLATE_MAX_CANDIDATES",
+        "max_branches": "MAX_BRANCHES",
         "max_reported_errors": "MAX_REPORTED_ERRORS",
     }
 
@@ -64,7 +66,12 @@ class Settings:
 
     def validate(self) -> None:
         """Reject values that would make the function misbehave rather than fail loudly."""
-        for name in ("table_concurrency", "glue_write_concurrency", "s3_concurrency"):
+        for name in (
+            "table_concurrency",
+            "glue_write_concurrency",
+            "s3_concurrency",
+            "max_branches",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{self.ENV[name]} must be at least 1")
         if not 1 <= self.max_attempts <= 20:

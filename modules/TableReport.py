@@ -16,6 +16,8 @@ class TableResult:
     table: str | None
     layout: str | None = None
     scan: str | None = None
+    scan_reason: str | None = None  # why a table was scanned whole when incremental was asked
+    branches: int | None = None  # branches listed (None: no branch keys)
     status: str = "succeeded"
     discovered: int = 0
     created: int = 0
@@ -63,12 +65,15 @@ class TableResult:
             "table": self.table,
             "layout": self.layout,
             "scan": self.scan,
+            "branches": self.branches,
             "status": self.status,
             **{c: getattr(self, c) for c in COUNTS},
             "errors": self.errors[:max_errors],
         }
         if len(self.errors) > max_errors:
             entry["errors"].append(f"… and {len(self.errors) - max_errors} more")
+        if self.scan_reason is not None:
+            entry["scan_reason"] = self.scan_reason
         if self.would_remove is not None:
             entry["would_remove"] = self.would_remove[:max_errors]
         if self.removal_refused is not None:
