@@ -118,3 +118,4 @@ class Options:
     dry_run: bool = False
     mode: str = "add"
     force: bool = False
+    continuation_depth: int = 0  # links of self-continuation before this run

@@ -304,7 +304,7 @@ def hooked_clients(
 
     def get_clients(*args: Any) -> Any:
         clients = original(*args)
-        for client in (clients.glue, clients.s3):
+        for client in (clients.glue, clients.s3, clients.lambda_):
             for event, handler in hooks.items():
                 client.meta.events.register(event, handler, unique_id=f"test-{event}")
             hooked.append(client)
