@@ -29,7 +29,7 @@ MAX_LAG = "partition.max.lag"
 # A shorter retention would race the data landing in the current hour.
 MIN_RETENTION = timedelta(hours=1)
 
-_DURATION = re.compile(r"(\d{1,12})\s*([a-z]+)")
+_DURATION = re.compile(r"(\d{1,12})\s*([a-z]+)", re.ASCII)
 _UNITS = {
     **dict.fromkeys(("ms", "msec", "msecs", "millisecond", "milliseconds"), 0.001),
     **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), 1),
