@@ -22,6 +22,8 @@ from modules import S3PrefixGeneration as s3p
 from modules.TimeKeys import KeySplit
 
 Sink = Callable[[tuple[str, ...], str], None]
+# A full scan walks the directories when at most this many are unregistered and need a data check.
+_WALK_MAX_CHECKS = 200
 Partition = dict[str, Any]
 
 
@@ -47,7 +49,11 @@ class TableScan:
     roots: list[str] = field(default_factory=list)  # prefixes listed in full (sync mode)
 
     def full(self, registered: list[Partition]) -> s3l.Discovery:
-        """Every partition in S3: branch by branch, or in slices split at registered paths."""
+        """Every partition in S3: by walking the directory levels when most are registered,
+        else branch by branch, or in slices split at registered paths."""
+        walked = self._walk(registered) if registered and not self.collect_data_dirs else None
+        if walked is not None:
+            return walked
         listing = self._branches()
         if listing is None or listing.capped:
             return self._slices(registered)
@@ -125,6 +131,49 @@ class TableScan:
         for future in futures:
             found.merge(future.result())
         self.roots = [b.prefix for b, _ in plan]
+        return found
+
+    def _walk(self, registered: list[Partition]) -> s3l.Discovery | None:
+        """Walk every partition level with `Delimiter` listings (directories only, not the objects
+        in them, so the work grows with the partitions, not the objects) and check for data only
+        in directories that are not registered: adding never needs to know whether a registered
+        partition still holds data. None when the layout cannot be walked level by level, or so
+        much is unregistered (a backfill) that listing the objects is cheaper."""
+        listing = s3l.list_branches(
+            self.s3,
+            self.layout,
+            len(self.layout.keys),
+            self.pool,
+            exclude=self.nested(self.layout.list_prefix),
+            limit=len(registered) + _WALK_MAX_CHECKS,
+        )
+        if listing is None or listing.capped:
+            return None
+        if listing.error:
+            return _failed(listing)
+        known = {tuple(p["Values"]) for p in registered}
+        fresh = [b for b in listing.branches if b.values not in known]
+        if len(fresh) > _WALK_MAX_CHECKS:
+            return None
+        counters = [s3l.Discovery() for _ in fresh]
+        checks = [
+            self.pool.submit(s3l.prefix_has_data, self.s3, self.layout.bucket, b.prefix, c)
+            for b, c in zip(fresh, counters, strict=True)
+        ]
+        found = s3l.Discovery(skipped=dict(listing.skipped), list_calls=listing.list_calls)
+        found.partitions = {b.values: b.prefix for b in listing.branches if b.values in known}
+        for branch, check in zip(fresh, checks, strict=True):  # path order, as listed
+            try:
+                if check.result() and not found.error:
+                    found.partitions[branch.values] = branch.prefix
+                    self.sink(branch.values, branch.prefix)
+            except Exception as exc:  # later ones wait for the next run, so no gap is left
+                found.error = found.error or (
+                    f"checking s3://{self.layout.bucket}/{branch.prefix} failed: "
+                    + s3p.describe(exc)
+                )
+        found.list_calls += sum(c.list_calls for c in counters)
+        self.roots = [self.layout.list_prefix]
         return found
 
     # ------------------------------------------------------------------ listings
