@@ -22,8 +22,11 @@ from modules import S3PrefixGeneration as s3p
 from modules.TimeKeys import KeySplit
 
 Sink = Callable[[tuple[str, ...], str], None]
-# A full scan walks the directories when at most this many are unregistered and need a data check.
+# A full scan walks the directories when at most this many are unregistered and need a data check,
+# and when a directory listing returns at least this many partitions on average (otherwise, with
+# many small branches, listing the objects takes fewer calls).
 _WALK_MAX_CHECKS = 200
+_WALK_MIN_YIELD = 10
 Partition = dict[str, Any]
 
 
@@ -139,6 +142,11 @@ class TableScan:
         in directories that are not registered: adding never needs to know whether a registered
         partition still holds data. None when the layout cannot be walked level by level, or so
         much is unregistered (a backfill) that listing the objects is cheaper."""
+        own = self.layout.list_prefix
+        paths = [p for p in map(self.path_of, registered) if p.startswith(own)]
+        parents = {path[: i + 1] for path in paths for i in _slashes(path, len(own) - 1)[:-1]}
+        if len(paths) < _WALK_MIN_YIELD * max(1, len(parents)):
+            return None
         listing = s3l.list_branches(
             self.s3,
             self.layout,
@@ -257,6 +265,11 @@ class TableScan:
                     s3p.describe(exc)
                 )
         return found
+
+
+def _slashes(path: str, start: int) -> list[int]:
+    """Positions of the `/` in `path` from `start` on: the ends of its directories."""
+    return [i for i in range(start, len(path)) if path[i] == "/"]
 
 
 def _failed(listing: s3l.BranchListing) -> s3l.Discovery:
