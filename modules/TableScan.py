@@ -98,15 +98,7 @@ class TableScan:
         """The table's branches; None (with `whole_reason`) when it has none or too many."""
         if not self.split.branch:
             return None
-        listing = s3l.list_branches(
-            self.s3,
-            self.layout,
-            len(self.split.branch),
-            self.pool,
-            exclude=self.nested(self.layout.list_prefix),
-            limit=self.max_branches,
-            enums=self.enums,
-        )
+        listing = self._levels(len(self.split.branch), self.max_branches, self.enums)
         if listing is None:
             self.whole_reason = "branch directories cannot be listed one level at a time"
             return None
@@ -115,6 +107,20 @@ class TableScan:
             return listing
         self.branches = len(listing.branches)
         return listing
+
+    def _levels(
+        self, count: int, limit: int, enums: dict[str, list[str]] | None = None
+    ) -> s3l.BranchListing | None:
+        """The directories of the first `count` key levels, at most `limit` of them."""
+        return s3l.list_branches(
+            self.s3,
+            self.layout,
+            count,
+            self.pool,
+            exclude=self.nested(self.layout.list_prefix),
+            limit=limit,
+            enums=enums,
+        )
 
     def _newest_by_branch(self, registered: list[Partition]) -> dict[tuple[str, ...], str]:
         newest: dict[tuple[str, ...], str] = {}
@@ -147,14 +153,7 @@ class TableScan:
         parents = {path[: i + 1] for path in paths for i in _slashes(path, len(own) - 1)[:-1]}
         if len(paths) < _WALK_MIN_YIELD * max(1, len(parents)):
             return None
-        listing = s3l.list_branches(
-            self.s3,
-            self.layout,
-            len(self.layout.keys),
-            self.pool,
-            exclude=self.nested(self.layout.list_prefix),
-            limit=len(registered) + _WALK_MAX_CHECKS,
-        )
+        listing = self._levels(len(self.layout.keys), len(registered) + _WALK_MAX_CHECKS)
         if listing is None or listing.capped:
             return None
         if listing.error:
