@@ -22,6 +22,11 @@ from modules import S3PrefixGeneration as s3p
 from modules.TimeKeys import KeySplit
 
 Sink = Callable[[tuple[str, ...], str], None]
+# A full scan walks the directories when at most this many are unregistered and need a data check,
+# and when a directory listing returns at least this many partitions on average (otherwise, with
+# many small branches, listing the objects takes fewer calls).
+_WALK_MAX_CHECKS = 200
+_WALK_MIN_YIELD = 10
 Partition = dict[str, Any]
 
 
@@ -47,7 +52,11 @@ class TableScan:
     roots: list[str] = field(default_factory=list)  # prefixes listed in full (sync mode)
 
     def full(self, registered: list[Partition]) -> s3l.Discovery:
-        """Every partition in S3: branch by branch, or in slices split at registered paths."""
+        """Every partition in S3: by walking the directory levels when most are registered,
+        else branch by branch, or in slices split at registered paths."""
+        walked = self._walk(registered) if registered and not self.collect_data_dirs else None
+        if walked is not None:
+            return walked
         listing = self._branches()
         if listing is None or listing.capped:
             return self._slices(registered)
@@ -89,15 +98,7 @@ class TableScan:
         """The table's branches; None (with `whole_reason`) when it has none or too many."""
         if not self.split.branch:
             return None
-        listing = s3l.list_branches(
-            self.s3,
-            self.layout,
-            len(self.split.branch),
-            self.pool,
-            exclude=self.nested(self.layout.list_prefix),
-            limit=self.max_branches,
-            enums=self.enums,
-        )
+        listing = self._levels(len(self.split.branch), self.max_branches, self.enums)
         if listing is None:
             self.whole_reason = "branch directories cannot be listed one level at a time"
             return None
@@ -106,6 +107,20 @@ class TableScan:
             return listing
         self.branches = len(listing.branches)
         return listing
+
+    def _levels(
+        self, count: int, limit: int, enums: dict[str, list[str]] | None = None
+    ) -> s3l.BranchListing | None:
+        """The directories of the first `count` key levels, at most `limit` of them."""
+        return s3l.list_branches(
+            self.s3,
+            self.layout,
+            count,
+            self.pool,
+            exclude=self.nested(self.layout.list_prefix),
+            limit=limit,
+            enums=enums,
+        )
 
     def _newest_by_branch(self, registered: list[Partition]) -> dict[tuple[str, ...], str]:
         newest: dict[tuple[str, ...], str] = {}
@@ -125,6 +140,47 @@ class TableScan:
         for future in futures:
             found.merge(future.result())
         self.roots = [b.prefix for b, _ in plan]
+        return found
+
+    def _walk(self, registered: list[Partition]) -> s3l.Discovery | None:
+        """Walk every partition level with `Delimiter` listings (directories only, not the objects
+        in them, so the work grows with the partitions, not the objects) and check for data only
+        in directories that are not registered: adding never needs to know whether a registered
+        partition still holds data. None when the layout cannot be walked level by level, or so
+        much is unregistered (a backfill) that listing the objects is cheaper."""
+        own = self.layout.list_prefix
+        paths = [p for p in map(self.path_of, registered) if p.startswith(own)]
+        parents = {path[: i + 1] for path in paths for i in _slashes(path, len(own) - 1)[:-1]}
+        if len(paths) < _WALK_MIN_YIELD * max(1, len(parents)):
+            return None
+        listing = self._levels(len(self.layout.keys), len(registered) + _WALK_MAX_CHECKS)
+        if listing is None or listing.capped:
+            return None
+        if listing.error:
+            return _failed(listing)
+        known = {tuple(p["Values"]) for p in registered}
+        fresh = [b for b in listing.branches if b.values not in known]
+        if len(fresh) > _WALK_MAX_CHECKS:
+            return None
+        counters = [s3l.Discovery() for _ in fresh]
+        checks = [
+            self.pool.submit(s3l.prefix_has_data, self.s3, self.layout.bucket, b.prefix, c)
+            for b, c in zip(fresh, counters, strict=True)
+        ]
+        found = s3l.Discovery(skipped=dict(listing.skipped), list_calls=listing.list_calls)
+        found.partitions = {b.values: b.prefix for b in listing.branches if b.values in known}
+        for branch, check in zip(fresh, checks, strict=True):  # path order, as listed
+            try:
+                if check.result() and not found.error:
+                    found.partitions[branch.values] = branch.prefix
+                    self.sink(branch.values, branch.prefix)
+            except Exception as exc:  # later ones wait for the next run, so no gap is left
+                found.error = found.error or (
+                    f"checking s3://{self.layout.bucket}/{branch.prefix} failed: "
+                    + s3p.describe(exc)
+                )
+        found.list_calls += sum(c.list_calls for c in counters)
+        self.roots = [self.layout.list_prefix]
         return found
 
     # ------------------------------------------------------------------ listings
@@ -208,6 +264,11 @@ class TableScan:
                     s3p.describe(exc)
                 )
         return found
+
+
+def _slashes(path: str, start: int) -> list[int]:
+    """Positions of the `/` in `path` from `start` on: the ends of its directories."""
+    return [i for i in range(start, len(path)) if path[i] == "/"]
 
 
 def _failed(listing: s3l.BranchListing) -> s3l.Discovery:

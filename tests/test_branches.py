@@ -328,33 +328,45 @@ def firehose(aws: Aws, hours: int, new_hours: int) -> tuple[Catalog, Catalog]:
     return registered, new
 
 
-def test_full_scan_lists_slices_at_once_and_keeps_the_result(aws: Aws, sent: list[Any]) -> None:
-    registered, new = firehose(aws, 900, 3)
-    holes = dict(list(registered.items())[100:400:50])  # late data inside the history
+def _with_holes(aws: Aws, registered: Catalog, holes: Catalog) -> None:
+    """Late data inside the history: partitions in S3 that the catalog does not hold."""
     aws.glue.batch_delete_partition(
         DatabaseName=DB, TableName="fh", PartitionsToDelete=[{"Values": list(v)} for v in holes]
     )
+
+
+def test_full_scan_walks_directories_and_checks_only_the_unregistered(
+    aws: Aws, sent: list[Any]
+) -> None:
+    registered, new = firehose(aws, 900, 3)
+    holes = dict(list(registered.items())[100:400:50])
+    _with_holes(aws, registered, holes)
     summary = main.lambda_handler({"databases": [DB], "full_scan": True}, None)
     assert aws.partitions(DB, "fh") == registered | new, dumps(summary)
     assert entry(summary, "fh")["created"] == len(holes) + len(new)
-    listings = [p for op, p in sent if op == "ListObjectsV2"]
-    assert len({p.get("StartAfter") for p in listings}) == Settings.from_env().s3_concurrency
+    flat = [p["Prefix"] for op, p in sent if op == "ListObjectsV2" and "Delimiter" not in p]
+    assert sorted(flat) == sorted(loc.removeprefix("s3://lake/") for loc in (holes | new).values())
 
 
-def test_crash_in_a_sliced_full_scan_leaves_no_gap(aws: Aws, monkeypatch: Any) -> None:
-    monkeypatch.setenv("S3_CONCURRENCY", "4")
-    registered, _ = firehose(aws, 400, 0)
-    missing = dict(list(registered.items())[::2])  # 200 to register again, spread over slices
-    aws.glue.batch_delete_partition(
-        DatabaseName=DB, TableName="fh", PartitionsToDelete=[{"Values": list(v)} for v in missing]
-    )
-    with crash(monkeypatch, after_answers=1), pytest.raises(ProcessDied):
-        main.lambda_handler({"databases": [DB], "full_scan": True}, None)
-    done = {v: loc for v, loc in aws.partitions(DB, "fh").items() if v in missing}
-    assert 0 < len(done) < len(missing)
-    assert _in_path_order_prefix(done, missing)
-    main.lambda_handler({"databases": [DB], "full_scan": True}, None)
-    assert aws.partitions(DB, "fh") == registered
+@pytest.mark.parametrize("mode", ["sync", "backfill"])
+def test_full_scan_lists_slices_at_once_and_keeps_the_result(
+    aws: Aws, sent: list[Any], mode: str
+) -> None:
+    """Sync mode must see every object, and a backfill has too much unregistered to walk: the
+    objects are listed, in slices cut at registered paths, all at once."""
+    registered, new = firehose(aws, 900, 3)
+    holes = dict(list(registered.items())[100 : 900 : 2 if mode == "backfill" else 50])
+    _with_holes(aws, registered, holes)
+    event = {"databases": [DB], "full_scan": True} | ({"mode": "sync"} if mode == "sync" else {})
+    summary = main.lambda_handler(event, None)
+    assert aws.partitions(DB, "fh") == registered | new, dumps(summary)
+    assert entry(summary, "fh")["created"] == len(holes) + len(new)
+    assert entry(summary, "fh")["removed"] == 0
+    flat = [p for op, p in sent if op == "ListObjectsV2" and "Delimiter" not in p]
+    slices = min(Settings.from_env().s3_concurrency, (len(registered) - len(holes)) // 100)
+    assert len({p.get("StartAfter") for p in flat}) == slices
+    # a backfill starts walking the directories and gives up when too much is unregistered
+    assert any("Delimiter" in p for _, p in sent) == (mode == "backfill")
 
 
 # --------------------------------------------------------------------------- UTF-8 values
@@ -386,3 +398,17 @@ def test_pyarrow_partition_values_round_trip(aws: Aws, tmp_path: Path) -> None:
     read = ds.dataset(str(tmp_path), partitioning="hive").to_table().to_pydict()
     assert sorted(read["category"]) == sorted(values)
     assert catalog[("naïve",)] == "s3://lake/arrow/category=na%C3%AFve/"
+
+
+def test_first_run_of_a_branch_table_reads_the_layout_from_its_branches(aws: Aws) -> None:
+    """Nothing registered: the branch directories decide Hive, and every branch is listed."""
+    registered, new = dynamic(aws, 4, 2)
+    aws.glue.batch_delete_partition(
+        DatabaseName=DB,
+        TableName="dyn",
+        PartitionsToDelete=[{"Values": list(v)} for v in registered],
+    )
+    summary = main.lambda_handler({"databases": [DB]}, None)
+    dyn = entry(summary, "dyn")
+    assert aws.partitions(DB, "dyn") == registered | new, dumps(dyn)
+    assert (dyn["layout"], dyn["scan"], dyn["branches"]) == ("hive", "full", 4)
