@@ -337,3 +337,11 @@ class GlueWriter:
             outcome.failed[values] = f"{last_reason[values]} (gave up after {self.max_attempts})"
         outcome.incomplete = True
         return outcome
+
+
+def get_databases(glue: Any) -> list[str]:
+    """The names of every database of the catalog (paginated), for event mode's table index."""
+    names: list[str] = []
+    for page in glue.get_paginator("get_databases").paginate():
+        names.extend(d["Name"] for d in page.get("DatabaseList", ()))
+    return names

@@ -7,6 +7,7 @@ from any one of them.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
@@ -29,6 +30,8 @@ class Settings:
     sync_max_remove_fraction: float = 0.1
     template_max_candidates: int = 100
     max_reported_errors: int = 20
+    event_databases: str = ""  # comma-separated; empty: every database matching the pattern
+    table_index_ttl_seconds: float = 300.0
 
     ENV: ClassVar[dict[str, str]] = {
         "database_pattern": "RAW_DATABASE_PATTERN",
@@ -42,6 +45,8 @@ class Settings:
         "sync_max_remove_fraction": "SYNC_MAX_REMOVE_FRACTION",
         "template_max_candidates": "TEMPLATE_MAX_CANDIDATES",
         "max_reported_errors": "MAX_REPORTED_ERRORS",
+        "event_databases": "EVENT_DATABASES",
+        "table_index_ttl_seconds": "TABLE_INDEX_TTL_SECONDS",
     }
 
     @classmethod
@@ -75,6 +80,28 @@ class Settings:
             raise ValueError("TIME_MARGIN_SECONDS and RETRY_BASE_DELAY_SECONDS cannot be negative")
         if self.retry_mode not in ("standard", "adaptive"):
             raise ValueError("RETRY_MODE must be 'standard' or 'adaptive'")
+        if self.table_index_ttl_seconds < 0:
+            raise ValueError("TABLE_INDEX_TTL_SECONDS cannot be negative")
+        try:
+            pattern = re.compile(self.database_pattern)
+        except re.error as exc:
+            raise ValueError(f"RAW_DATABASE_PATTERN is not a valid regex: {exc}") from None
+        names = [n.strip() for n in self.event_databases.split(",")] if self.event_databases else []
+        if any(not n for n in names):
+            raise ValueError(f"EVENT_DATABASES={self.event_databases!r} holds an empty name")
+        refused = [n for n in names if not pattern.search(n)]
+        if refused:
+            raise ValueError(
+                f"EVENT_DATABASES names {', '.join(refused)}, which do not match "
+                f"RAW_DATABASE_PATTERN {self.database_pattern!r}"
+            )
+
+    @property
+    def event_database_names(self) -> list[str]:
+        """EVENT_DATABASES as a list (empty: find the RAW databases with GetDatabases)."""
+        if not self.event_databases:
+            return []
+        return list(dict.fromkeys(n.strip() for n in self.event_databases.split(",")))
 
 
 @dataclass(frozen=True)
