@@ -3,7 +3,8 @@ the RAW databases' resources only, and a refused database makes no call at all.
 
 The handler's calls are recorded by a botocore hook on its clients over runs that take every
 path that reaches AWS (three layouts, full and incremental scans, template date checks, sync
-removals, a partition located outside its table, dry run), and the code is read for calls too.
+removals, a partition located outside its table, dry run, event mode), and the code is read for
+calls too. The SQS actions are the event source mapping's, which reads the queue for the function.
 """
 
 from __future__ import annotations
@@ -18,15 +19,23 @@ import boto3
 import pytest
 
 import main
+from modules import EventSync
 from tests.conftest import REGION, Aws
 from tests.test_faults import BUCKET, DATABASE, build_lake, hooked_clients, proxied, seed_objects
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_PATH = ROOT / "iam" / "lambda-policy.json"
 ACCOUNT = "123456789012"
-PLACEHOLDERS = {"${Region}": REGION, "${AccountId}": ACCOUNT, "${DataBucket}": BUCKET}
+QUEUE = "raw-object-created"
+PLACEHOLDERS = {
+    "${Region}": REGION,
+    "${AccountId}": ACCOUNT,
+    "${DataBucket}": BUCKET,
+    "${EventQueue}": QUEUE,
+}
 # The IAM action behind each API operation the function may call.
 IAM_ACTION = {
+    ("glue", "GetDatabases"): "glue:GetDatabases",
     ("glue", "GetTables"): "glue:GetTables",
     ("glue", "GetPartitions"): "glue:GetPartitions",
     ("glue", "BatchCreatePartition"): "glue:BatchCreatePartition",
@@ -34,6 +43,8 @@ IAM_ACTION = {
     ("s3", "ListObjectsV2"): "s3:ListBucket",
     ("s3", "ListObjects"): "s3:ListBucket",
 }
+# What the event source mapping does with the function's role (documented by AWS for SQS sources).
+EVENT_SOURCE_MAPPING = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 
 Call = tuple[str, str, dict[str, Any]]  # service, operation, API parameters
 
@@ -55,6 +66,8 @@ def required_resources(service: str, params: dict[str, Any]) -> list[str]:
     if service == "s3":
         return [f"arn:aws:s3:::{params['Bucket']}"]
     glue = f"arn:aws:glue:{REGION}:{ACCOUNT}"
+    if "DatabaseName" not in params:  # GetDatabases: the catalog's databases
+        return [f"{glue}:catalog"]
     database = params["DatabaseName"]
     table = params.get("TableName", "*")
     return [f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/{table}"]
@@ -126,6 +139,20 @@ def run_every_path(aws: Aws) -> None:
     assert main.lambda_handler(sync, None)["totals"]["removed"] == 1
     assert main.lambda_handler({"databases": [DATABASE], "full_scan": True}, None)
     assert lake.catalog() == lake.expected
+    # Event mode: the table index (GetDatabases, GetTables) and direct creates.
+    key = "hive_hourly/dt=2019-12-31/hour=23/part-0.json"
+    seed_objects(BUCKET, [key])
+    event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": BUCKET}, "object": {"key": key}},
+            }
+        ]
+    }
+    EventSync.INDEX.clear()
+    assert main.lambda_handler(event, None)["totals"]["created"] == 1
 
 
 def test_policy_grants_exactly_what_the_handler_calls(aws: Aws, recorded: list[Call]) -> None:
@@ -141,7 +168,11 @@ def test_policy_grants_exactly_what_the_handler_calls(aws: Aws, recorded: list[C
         for resource in required_resources(service, params):
             assert allowed(policy, action, resource), f"{action} on {resource} is not granted"
     granted = {a for s in policy["Statement"] for a in _listed(s["Action"])}
-    assert granted == {IAM_ACTION[o] for o in operations}, "the policy grants an unused action"
+    expected = {IAM_ACTION[o] for o in operations} | EVENT_SOURCE_MAPPING
+    assert granted == expected, "the policy grants an unused action"
+    for action in EVENT_SOURCE_MAPPING:
+        assert allowed(policy, action, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE}")
+        assert not allowed(policy, action, f"arn:aws:sqs:{REGION}:{ACCOUNT}:other-queue")
 
 
 def test_policy_is_scoped_to_raw_databases_and_the_data_buckets() -> None:
