@@ -446,3 +446,26 @@ def partitions_of(record: dict[str, Any]) -> set[tuple[str, Values]]:
         elif parts[0] == "firehose" and len(parts) == 6:
             found.add(("firehose", tuple(parts[1:5])))
     return found
+
+
+def test_event_databases_and_index_ttl_settings(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    """EVENT_DATABASES names the databases (no GetDatabases); TABLE_INDEX_TTL_SECONDS=0 reads
+    the tables at every invocation; both are validated."""
+    build_lake(aws)
+    queue = Queue(aws)
+    event = sqs_event([queue.record(json.dumps(notification(f"outer/dt={D1}/x")), "m")])
+    monkeypatch.setenv("EVENT_DATABASES", f"{DATABASE}, {DATABASE}")
+    monkeypatch.setenv("TABLE_INDEX_TTL_SECONDS", "0")
+    with proxied(monkeypatch, aws.endpoint) as proxy:
+        for _ in range(2):
+            assert failures(main.lambda_handler(event, None)) == set()
+    calls = Counter(r.operation for r in proxy.calls())
+    assert calls["GetDatabases"] == 0 and calls["GetTables"] == 2, calls
+    assert set(aws.partitions(DATABASE, "outer")) == {(D1,)}
+    monkeypatch.setenv("EVENT_DATABASES", f"{DATABASE},curated")
+    with pytest.raises(ValueError, match="EVENT_DATABASES names curated"):
+        main.lambda_handler(event, None)
+    monkeypatch.setenv("EVENT_DATABASES", DATABASE)
+    monkeypatch.setenv("TABLE_INDEX_TTL_SECONDS", "-1")
+    with pytest.raises(ValueError, match="TABLE_INDEX_TTL_SECONDS cannot be negative"):
+        main.lambda_handler(event, None)
