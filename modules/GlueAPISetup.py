@@ -20,7 +20,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from modules.S3PrefixGeneration import describe
-from modules.TimeKeys import JavaDateFormat, PartitionKey
+from modules.TimeKeys import CALENDAR_FIELDS, INT_TYPES, KeySplit, PartitionKey, TimeField
 
 CREATE_CHUNK = 100
 DELETE_CHUNK = 25
@@ -81,25 +81,14 @@ def get_partitions(
 
 # --------------------------------------------------------------------------- recent-end windows
 
-_WINDOW_DAYS = (1, 7, 35, 400)
+_WINDOW_HOURS = (24, 7 * 24, 35 * 24, 400 * 24)
+# A table with branches, whose time goes down to the hour, first reads its last few hours: a
+# day of 200 hourly branches is 4,800 partitions, while every active branch has one in 3 hours.
+_BRANCH_FIRST_HOURS = 3
 _SAFE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_INT_TYPES = {"tinyint", "smallint", "int", "integer", "bigint"}
-_DATE_KEY_NAMES = {
-    "dt",
-    "date",
-    "ds",
-    "day",
-    "event_date",
-    "partition_date",
-    "load_date",
-    "ingestion_date",
-    "p_date",
-}
-_CALENDAR_NAMES = (
-    ("year", {"year", "yr", "yyyy"}, 4),
-    ("month", {"month", "mon", "mm"}, 2),
-    ("day", {"day", "dd"}, 2),
-)
+_CALENDAR_WIDTH = {"year": 4, "month": 2, "day": 2, "hour": 2}
+# Glue refuses an Expression longer than 2,048 characters.
+MAX_EXPRESSION = 2048
 
 
 @dataclass(frozen=True)
@@ -111,41 +100,41 @@ class RecentWindows:
     fits: Callable[[dict[str, Any]], bool]
 
 
-def recent_windows(
-    keys: list[PartitionKey], date_formats: dict[str, JavaDateFormat], now: datetime
-) -> RecentWindows | None:
-    """Build `GetPartitions` expressions for the last 1, 7, 35 and 400 days, or None when the
-    leading keys are not date-like (then only a full read can find the newest partition)."""
-    if not keys or not _SAFE_NAME.fullmatch(keys[0].name):
+def recent_windows(split: KeySplit, now: datetime) -> RecentWindows | None:
+    """`GetPartitions` expressions on the table's time keys (which need not lead) for the last
+    day, 7, 35 and 400 days (tables with branches and hours: the last 3 hours first), or None
+    when no time key sorts by time (then only a full read can find the newest partitions)."""
+    if not split.fields or not _SAFE_NAME.fullmatch(split.fields[0].key.name):
         return None
-    first = keys[0]
-    numeric = first.type.lower() in _INT_TYPES
-    fmt = date_formats.get(first.name)
-    if fmt is None and first.type.lower() == "date":
-        fmt = JavaDateFormat("yyyy-MM-dd")
-    if fmt is None and first.name.lower() in _DATE_KEY_NAMES:
-        fmt = JavaDateFormat("yyyyMMdd" if numeric else "yyyy-MM-dd")
+    first = split.fields[0]
+    hours = list(_WINDOW_HOURS)
+    fmt = first.fmt
     if fmt is not None:
+        numeric = first.key.type.strip().lower() in INT_TYPES
+        if split.branch and fmt.unit in ("HOURS", "MINUTES", "SECONDS"):
+            hours.insert(0, _BRANCH_FIRST_HOURS)
 
         def single(moment: datetime) -> str:
             text = fmt.format(fmt.truncate(moment))
-            return f"{first.name} >= {text if numeric else _quote(text)}"
+            return f"{first.key.name} >= {text if numeric else _quote(text)}"
 
         return RecentWindows(
-            [single(now - timedelta(days=d)) for d in _WINDOW_DAYS],
-            lambda p: fmt.parse(p["Values"][0]) is not None,
+            [single(now - timedelta(hours=h)) for h in hours],
+            lambda p: fmt.parse(p["Values"][first.index]) is not None,
         )
-    calendar_keys = []
-    for key, (field_name, names, width) in zip(keys, _CALENDAR_NAMES, strict=False):
-        if key.name.lower() not in names or not _SAFE_NAME.fullmatch(key.name):
+    calendar = []
+    for tf, name in zip(split.fields, CALENDAR_FIELDS, strict=False):
+        safe = _SAFE_NAME.fullmatch(tf.key.name)
+        if tf.calendar_field != name or tf.index != first.index + len(calendar) or not safe:
             break
-        calendar_keys.append((key, field_name, width))
-    if not calendar_keys:
+        calendar.append(tf)
+    if not calendar:
         return None
-    n = len(calendar_keys)
+    if split.branch and len(calendar) == len(CALENDAR_FIELDS):
+        hours.insert(0, _BRANCH_FIRST_HOURS)
     return RecentWindows(
-        [_tuple_at_least(calendar_keys, now - timedelta(days=d)) for d in _WINDOW_DAYS],
-        lambda p: all(v.isdigit() for v in p["Values"][:n]),
+        [_tuple_at_least(calendar, now - timedelta(hours=h)) for h in hours],
+        lambda p: all(p["Values"][tf.index].isdigit() for tf in calendar),
     )
 
 
@@ -153,40 +142,110 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-def _tuple_at_least(keys: list[tuple[PartitionKey, str, int]], moment: datetime) -> str:
-    """`(year, month, day) >= moment` as an expression Glue understands (no tuple syntax).
+def _literal(key: PartitionKey, text: str) -> str:
+    return text if key.type.strip().lower() in INT_TYPES else _quote(text)
+
+
+def _tuple_at_least(fields: list[TimeField], moment: datetime) -> str:
+    """`(year, month, day, hour) >= moment` as an expression Glue understands (no tuple syntax).
 
     Written as `y >= Y AND (y > Y OR m >= M) AND (y > Y OR m > M OR d >= D)`: an old partition
     fails on its first terms, so evaluating it costs a fraction of the textbook
     `y > Y OR (y = Y AND m > M) OR …` form on tables with a long history.
     """
 
-    def literal(key: PartitionKey, field_name: str, width: int) -> str:
-        number = getattr(moment, field_name)
-        return str(number) if key.type.lower() in _INT_TYPES else _quote(str(number).zfill(width))
+    def literal(tf: TimeField) -> str:
+        name = tf.calendar_field or ""
+        number = getattr(moment, name)
+        text = str(number) if tf.key.type.strip().lower() in INT_TYPES else None
+        return text or _quote(str(number).zfill(_CALENDAR_WIDTH[name]))
 
     terms = []
-    for i, (key, field_name, width) in enumerate(keys):
-        options = [f"{k.name} > {literal(k, f, w)}" for k, f, w in keys[:i]]
-        options.append(f"{key.name} >= {literal(key, field_name, width)}")
+    for i, tf in enumerate(fields):
+        options = [f"{f.key.name} > {literal(f)}" for f in fields[:i]]
+        options.append(f"{tf.key.name} >= {literal(tf)}")
         terms.append(options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")")
     return " AND ".join(terms)
 
 
 def find_recent_partitions(
     glue: Any, database: str, table: str, windows: RecentWindows | None
-) -> tuple[list[dict[str, Any]], int]:
+) -> tuple[list[dict[str, Any]], int, bool]:
     """The registered partitions of the first window that has any (all of them as a fallback),
-    and the number of `GetPartitions` reads it took."""
+    the number of `GetPartitions` reads it took, and whether that was a read of everything."""
     reads = 0
     for expression in windows.expressions if windows else ():
         reads += 1
         found = get_partitions(glue, database, table, expression)
         if found:
             if all(windows.fits(p) for p in found):
-                return found, reads
+                return found, reads, False
             break  # values are not what the window assumed: read everything instead
-    return get_partitions(glue, database, table), reads + 1
+    return get_partitions(glue, database, table), reads + 1, True
+
+
+def branch_expressions(
+    keys: list[PartitionKey], branches: list[tuple[str, ...]], window: str | None = None
+) -> list[str] | None:
+    """Expressions selecting the partitions of these branches (within `window`, if given), as
+    few as Glue's 2,048-character limit allows; None when a key name cannot be written in one."""
+    if not all(_SAFE_NAME.fullmatch(k.name) for k in keys):
+        return None
+    suffix = f" AND ({window})" if window else ""
+    expressions: list[str] = []
+    terms: list[str] = []
+    for values in branches:
+        term = " AND ".join(
+            f"{k.name} = {_literal(k, v)}" for k, v in zip(keys, values, strict=True)
+        )
+        candidate = "(" + " OR ".join([*terms, f"({term})"]) + ")" + suffix
+        if terms and len(candidate) > MAX_EXPRESSION:
+            expressions.append("(" + " OR ".join(terms) + ")" + suffix)
+            terms = []
+        terms.append(f"({term})")
+    if terms:
+        expressions.append("(" + " OR ".join(terms) + ")" + suffix)
+    if any(len(e) > MAX_EXPRESSION for e in expressions):
+        return None
+    return expressions
+
+
+# Reading a few branches by name beats reading everything; past this many reads it does not.
+_MAX_BRANCH_READS = 3
+
+
+def read_branches(
+    glue: Any,
+    database: str,
+    table: str,
+    keys: list[PartitionKey],
+    branches: list[tuple[str, ...]],
+    windows: RecentWindows | None,
+    reads_done: int,
+) -> tuple[list[dict[str, Any]], int]:
+    """Registered partitions of branches the recent window did not cover (a branch that went
+    quiet, or one that is new): within the widest window first, unless that was read already,
+    then whatever is left, whole. Returns them and the number of reads; falls back to one read of
+    everything when the branches need more than a few expressions."""
+    steps: list[str | None] = []
+    if windows and reads_done < len(windows.expressions):
+        steps.append(windows.expressions[-1])
+    steps.append(None)
+    found: list[dict[str, Any]] = []
+    reads = 0
+    left = list(branches)
+    for window in steps:
+        expressions = branch_expressions(keys, left, window)
+        if expressions is None or len(expressions) > _MAX_BRANCH_READS:
+            return get_partitions(glue, database, table), reads + 1
+        for expression in expressions:
+            found += get_partitions(glue, database, table, expression)
+            reads += 1
+        covered = {tuple(p["Values"][: len(keys)]) for p in found}
+        left = [b for b in left if b not in covered]
+        if not left:
+            break
+    return found, reads
 
 
 # --------------------------------------------------------------------------- writes
@@ -337,6 +396,70 @@ class GlueWriter:
             outcome.failed[values] = f"{last_reason[values]} (gave up after {self.max_attempts})"
         outcome.incomplete = True
         return outcome
+
+
+# --------------------------------------------------------------------------- retention
+
+_SORTED_FIELDS = ("year", "month", "day", "hour", "minute", "second")
+
+
+def expired_expression(split: KeySplit, cutoff: datetime) -> str | None:
+    """A `GetPartitions` expression that selects every partition whose period starts before
+    `cutoff`, and a few more: the leading time keys that sort as text (or numbers) compared
+    with the cutoff's values, at most, key by key. Check each partition it returns exactly.
+    None when the first time key does not sort that way (then only a full read finds them)."""
+    terms = []
+    for tf in split.fields:
+        literal = _sortable_literal(tf, cutoff)
+        if literal is None or not _SAFE_NAME.fullmatch(tf.key.name):
+            break
+        terms.append((tf.key.name, literal))
+    return _tuple_at_most(terms) if terms else None
+
+
+def find_expired(
+    glue: Any,
+    database: str,
+    table: str,
+    split: KeySplit,
+    cutoff: datetime,
+    expired: Callable[[list[str]], bool],
+) -> list[dict[str, Any]]:
+    """The registered partitions that `expired` confirms, read with `expired_expression`."""
+    expression = expired_expression(split, cutoff)
+    return [p for p in get_partitions(glue, database, table, expression) if expired(p["Values"])]
+
+
+def _sortable_literal(tf: TimeField, moment: datetime) -> str | None:
+    """The moment as this key writes it, when the key's values sort in time order: a calendar
+    field (zero-padded as text), or a date format whose fields run from the year down with fixed
+    widths (`yyyy-MM-dd`, `yyyy/MM/dd/HH`, `yyyyMMdd`). None otherwise."""
+    numeric = tf.key.type.strip().lower() in INT_TYPES
+    if tf.calendar_field is not None:
+        number = getattr(moment, tf.calendar_field)
+        return (
+            str(number)
+            if numeric
+            else _quote(str(number).zfill(_CALENDAR_WIDTH[tf.calendar_field]))
+        )
+    fmt = tf.fmt
+    if fmt is None or fmt.fields != list(_SORTED_FIELDS[: len(fmt.fields)]):
+        return None
+    widths = [text for kind, text in fmt.tokens if kind == "field"]
+    if widths[0] != "yyyy" or any(len(w) != 2 for w in widths[1:]):
+        return None
+    text = fmt.format(moment)
+    return text if numeric and text.isdigit() else _quote(text)
+
+
+def _tuple_at_most(terms: list[tuple[str, str]]) -> str:
+    """`(a, b, c) <= (A, B, C)` without tuple syntax or NOT, which Glue refuses:
+    `a <= A AND (a < A OR b <= B) AND (a < A OR b < B OR c <= C)`."""
+    clauses = []
+    for i, (name, literal) in enumerate(terms):
+        options = [f"{n} < {v}" for n, v in terms[:i]] + [f"{name} <= {literal}"]
+        clauses.append(options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")")
+    return " AND ".join(clauses)
 
 
 def get_databases(glue: Any) -> list[str]:

@@ -6,18 +6,22 @@ This is the only place that combines the Glue side (GlueAPISetup) and the S3 sid
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from modules import GlueAPISetup as glue_api
+from modules import S3Listing as s3l
 from modules import S3PrefixGeneration as s3p
 from modules.AwsClientObj import AwsClients
 from modules.ProcessLogger import get_logger
 from modules.Settings import Options, Settings
+from modules.TableControl import Expiry, TableControl, freshness
 from modules.TableReport import COUNTS, TableResult
-from modules.TimeKeys import JavaDateFormat, PartitionKey
+from modules.TableScan import TableScan
+from modules.TimeKeys import KeySplit, PartitionKey, split_keys
 
 
 @dataclass
@@ -75,6 +79,8 @@ class _TableSync:
         self.result = result
 
     def run(self) -> None:
+        if self._switched_off():
+            return
         table, result = self.table, self.result
         keys = [
             PartitionKey(k["Name"], k.get("Type", "string"))
@@ -99,54 +105,74 @@ class _TableSync:
             raise ValueError(f"table location {location!r} is not an s3:// URL")
 
         full = self.options.full_scan or self.options.mode == "sync"
-        date_formats = {
-            k.name: JavaDateFormat(params[f"projection.{k.name}.format"])
-            for k in keys
-            if params.get(f"projection.{k.name}.type", "").lower() == "date"
-            and params.get(f"projection.{k.name}.format")
-        }
-        reads = 1
-        if full:
-            registered = glue_api.get_partitions(self.glue, self.database, self.name)
-        else:
-            windows = glue_api.recent_windows(keys, date_formats, self.now)
-            registered, reads = glue_api.find_recent_partitions(
-                self.glue, self.database, self.name, windows
-            )
+        split = split_keys(keys, params)
+        windows = None if full else glue_api.recent_windows(split, self.now)
+        registered, reads, complete = (
+            (glue_api.get_partitions(self.glue, self.database, self.name), 1, True)
+            if full
+            else glue_api.find_recent_partitions(self.glue, self.database, self.name, windows)
+        )
+        if not split.has_time and registered:  # names and types say nothing: try the values
+            split = split_keys(keys, params, [p["Values"] for p in registered[:50]])
+        self._use_keys(split, params)
         layout = s3p.detect_layout(
             location, keys, params, self.now, self._sample_paths(location, registered, params)
         )
         known = {tuple(p["Values"]): p for p in registered}
+        settings = self.work.settings
+        scan = TableScan(
+            self.s3,
+            self.work.s3_pool,
+            layout,
+            split,
+            sink=lambda values, prefix: creator.add(values, prefix),
+            path_of=lambda p: self._path(layout, p),
+            nested=lambda prefix: self._nested_in(layout.bucket, prefix),
+            now=self.now,
+            collect_data_dirs=self.options.mode == "sync",
+            max_branches=settings.max_branches,
+            slices=settings.s3_concurrency,
+            template_max_candidates=settings.template_max_candidates,
+            enums=_enum_values(split, params),
+        )
+
+        def read_missing(branches: list[tuple[str, ...]]) -> list[dict[str, Any]]:
+            nonlocal reads
+            if complete:  # everything registered was read already
+                return []
+            found, more = glue_api.read_branches(
+                self.glue, self.database, self.name, split.branch, branches, windows, reads
+            )
+            reads += more
+            known.update((tuple(p["Values"]), p) for p in found)
+            return found
 
         creator = _OrderedCreator(self, layout.bucket, known)
         try:
-            if full or not registered:
-                result.scan = "full"
-                discovery = s3p.discover(
-                    self.s3,
-                    layout,
-                    exclude=self._nested_under(layout),
-                    collect_data_dirs=self.options.mode == "sync",
-                    on_partition=creator.add,
-                )
-            else:
+            discovery = None
+            if not full and registered:
                 result.scan = "incremental"
-                newest = max(registered, key=lambda p: self._path(layout, p))
-                discovery = self._generated(layout, newest, creator) or s3p.discover(
-                    self.s3,
-                    layout,
-                    start_after=s3p.key_after_prefix(self._path(layout, newest)),
-                    exclude=self._nested_under(layout),
-                    on_partition=creator.add,
-                )
+                discovery = scan.incremental(registered, read_missing)
+            if discovery is None:
+                result.scan = "full"
+                if not complete:  # asked for incremental, but the table must be scanned whole
+                    registered = glue_api.get_partitions(self.glue, self.database, self.name)
+                    known.update((tuple(p["Values"]), p) for p in registered)
+                    reads += 1
+                discovery = scan.full(registered)
         finally:
             outcome = creator.finish()
 
         result.layout = layout.name  # known once listed when nothing was registered
+        result.branches = scan.branches
+        result.scan_reason = scan.whole_reason
         self._record_discovery(layout, discovery, known)
         self._record_created(outcome)
+        result.expired = creator.expired
+        self._expire(known)
         if self.options.mode == "sync":
-            self._remove_gone(layout, discovery, known)
+            self._remove_gone(layout, discovery, known, scan.roots)
+        self._record_freshness(layout, known, outcome, creator)
         get_logger().info(
             "table synced",
             extra={
@@ -154,12 +180,93 @@ class _TableSync:
                 "table": self.name,
                 "layout": result.layout,
                 "scan": result.scan,
+                "scan_reason": result.scan_reason,
+                "branches": scan.branches,
                 "partition_reads": reads,
-                "registered_read": len(registered),
+                "registered_read": len(known),
                 "list_calls": discovery.list_calls,
                 "counts": {c: getattr(result, c) for c in COUNTS},
+                "newest": result.newest,
+                "lag_seconds": result.lag_seconds,
             },
         )
+
+    # ---------------------------------------------------------------- table control
+
+    def _switched_off(self) -> bool:
+        """Read the table's properties (ValueError names a bad one); True when
+        `discover.partitions=false` asks to leave the table alone."""
+        self.control = TableControl.from_parameters(self.table.get("Parameters") or {})
+        if self.control.discover:
+            return False
+        self.result.status = "skipped"
+        self.result.errors.append("discover.partitions=false: the table is left alone")
+        return True
+
+    def _use_keys(self, split: KeySplit, params: dict[str, str]) -> None:
+        """Check the properties against the table's time keys; set this run's expiry test."""
+        self.control.check_keys(split, params)
+        self.split = split
+        self.expiry: Expiry | None = self.control.expiry(split, self.now)
+
+    def _expire(self, known: dict[tuple, Any]) -> None:
+        """Retention: remove the catalog entries past the table's retention period (never S3
+        data), found with an expression on the time keys; a dry run lists them instead. No
+        SYNC_MAX_REMOVE_FRACTION here: retention removes by intent."""
+        if self.expiry is None:
+            return
+        result = self.result
+        expired = glue_api.find_expired(
+            self.glue, self.database, self.name, self.split, self.expiry.cutoff, self.expiry
+        )
+        removed = [tuple(p["Values"]) for p in expired]
+        if self.options.dry_run:
+            result.would_expire = sorted(
+                p["StorageDescriptor"].get("Location", "") for p in expired
+            )
+        else:
+            outcome = self.work.writer.delete(self.database, self.name, sorted(removed))
+            removed = outcome.done + outcome.already
+            result.failed += len(outcome.failed)
+            for values, reason in sorted(outcome.failed.items()):
+                result.problem(f"removing expired partition {list(values)} failed: {reason}")
+        result.expired += len(removed)
+        for values in removed:
+            known.pop(values, None)
+
+    def _record_freshness(
+        self,
+        layout: s3p.Layout,
+        known: dict[tuple, Any],
+        outcome: glue_api.WriteOutcome | int,
+        creator: _OrderedCreator,
+    ) -> None:
+        """The newest partition registered after the run, its lag, and whether it is stale."""
+        created = creator.added if isinstance(outcome, int) else [*outcome.done, *outcome.already]
+        fresh = freshness(
+            self.split,
+            [*known, *created],
+            self.now,
+            self.control.max_lag,
+            lambda values: layout.path_of(list(values)),
+        )
+        result = self.result
+        result.newest, result.lag_seconds, result.stale = (
+            fresh.newest,
+            fresh.lag_seconds,
+            fresh.stale,
+        )
+        if fresh.stale:
+            get_logger().warning(
+                "table is stale",
+                extra={
+                    "database": self.database,
+                    "table": self.name,
+                    "newest": fresh.newest,
+                    "lag_seconds": fresh.lag_seconds,
+                    "max_lag_seconds": int(self.control.max_lag.total_seconds()),
+                },
+            )
 
     # ---------------------------------------------------------------- S3 side
 
@@ -186,9 +293,6 @@ class _TableSync:
             if loc.startswith(own) and loc != own
         ]
 
-    def _nested_under(self, layout: s3p.Layout) -> list[str]:
-        return self._nested_in(layout.bucket, layout.list_prefix)
-
     @staticmethod
     def _path(layout: s3p.Layout, partition: dict[str, Any]) -> str:
         """The partition's key prefix, for ordering: its Location when it lies in the layout's
@@ -200,43 +304,10 @@ class _TableSync:
             return key if key.endswith("/") else key + "/"
         return layout.path_of(list(partition["Values"]))
 
-    def _generated(
-        self, layout: s3p.Layout, newest: dict[str, Any], creator: _OrderedCreator
-    ) -> s3p.Discovery | None:
-        """For a template whose only key is a projected date: check the dates after the newest
-        partition up to now, instead of listing. None when this does not apply."""
-        if not isinstance(layout, s3p.TemplateLayout) or layout.date_projection is None:
-            return None
-        if len(layout.keys) != 1:
-            return None
-        candidates = layout.date_projection.candidates_after(
-            newest["Values"][0], self.now, self.work.settings.template_max_candidates
-        )
-        if candidates is None:
-            return None
-        found = s3p.Discovery()
-        prefixes = {value: layout.path_of([value]) for value in candidates}
-        checks = {
-            value: self.work.s3_pool.submit(
-                s3p.prefix_has_data, self.s3, layout.bucket, prefix, found
-            )
-            for value, prefix in prefixes.items()
-        }
-        for value, check in checks.items():  # oldest first: path order
-            try:
-                if check.result():
-                    found.partitions[(value,)] = prefixes[value]
-                    creator.add((value,), prefixes[value])
-            except Exception as exc:
-                found.error = f"checking s3://{layout.bucket}/{prefixes[value]} failed: " + (
-                    s3p.describe(exc)
-                )
-        return found
-
     # ---------------------------------------------------------------- Glue side
 
     def _record_discovery(
-        self, layout: s3p.Layout, discovery: s3p.Discovery, known: dict[tuple, Any]
+        self, layout: s3p.Layout, discovery: s3l.Discovery, known: dict[tuple, Any]
     ) -> None:
         result = self.result
         result.discovered = len(discovery.partitions)
@@ -259,28 +330,39 @@ class _TableSync:
             result.problem(f"creating partition {list(values)} failed: {reason}")
 
     def _remove_gone(
-        self, layout: s3p.Layout, discovery: s3p.Discovery, known: dict[tuple, Any]
+        self,
+        layout: s3p.Layout,
+        discovery: s3l.Discovery,
+        known: dict[tuple, Any],
+        roots: list[str],
     ) -> None:
-        """Sync mode: drop catalog entries whose Location holds no data, behind the guards."""
+        """Sync mode: drop catalog entries whose Location holds no data, behind the guards.
+        A location under the table that no listing covered (`roots`) is kept."""
         result = self.result
         if discovery.error:
             result.problem("nothing removed: the S3 listing did not complete")
             return
         own = f"s3://{layout.bucket}/{layout.list_prefix}"
-        nested = [f"s3://{layout.bucket}/{n}" for n in self._nested_under(layout)]
+        nested = [
+            f"s3://{layout.bucket}/{n}" for n in self._nested_in(layout.bucket, layout.list_prefix)
+        ]
+        listed = [f"s3://{layout.bucket}/{r}" for r in roots]
         gone: dict[tuple, str] = {}
         outside: dict[tuple, Any] = {}
         for values, partition in known.items():
             loc = (partition.get("StorageDescriptor") or {}).get("Location", "")
             loc = loc if loc.endswith("/") else loc + "/"
             if loc.startswith(own) and not any(loc.startswith(n) for n in nested):
-                if loc[len(f"s3://{layout.bucket}/") :] not in discovery.data_dirs:
+                unlisted = not any(loc.startswith(r) for r in listed)
+                if unlisted:
+                    result.errors.append(f"kept {list(values)}: {loc} is in no listed branch")
+                elif loc[len(f"s3://{layout.bucket}/") :] not in discovery.data_dirs:
                     gone[values] = loc
             elif loc.startswith("s3://"):
                 bucket, key = s3p.split_s3_url(loc)
                 outside[values] = (
                     loc,
-                    self.work.s3_pool.submit(s3p.prefix_has_data, self.s3, bucket, key),
+                    self.work.s3_pool.submit(s3l.prefix_has_data, self.s3, bucket, key),
                 )
             else:
                 result.errors.append(f"kept {list(values)}: location {loc!r} is not in S3")
@@ -338,18 +420,28 @@ class _OrderedCreator:
         self.thread = ThreadPoolExecutor(1, "ordered-create")
         self.chunks: list[Future[glue_api.WriteOutcome]] = []
         self.halted = False
+        self.lock = threading.Lock()  # branches are listed at once, each adding its partitions
+        self.expiry = sync.expiry
+        self.expired = 0  # found in S3 but past the retention period: never registered
+        self.added: list[tuple[str, ...]] = []
 
     def add(self, values: tuple[str, ...], prefix: str) -> None:
-        """Queue a partition found in S3 unless it is registered already."""
+        """Queue a partition found in S3 unless it is registered already. Chunks may mix
+        branches; each branch's partitions keep the order they were found in."""
         if values in self.known:
             return
-        self.count += 1
-        if self.dry_run:
-            return
         location = f"s3://{self.bucket}/{prefix}"
-        self.batch.append(self.build(values, location))
-        if len(self.batch) == glue_api.CREATE_CHUNK:
-            self._flush()
+        with self.lock:
+            if self.expiry is not None and self.expiry(values):
+                self.expired += 1
+                return
+            self.count += 1
+            self.added.append(values)
+            if self.dry_run:
+                return
+            self.batch.append(self.build(values, location))
+            if len(self.batch) == glue_api.CREATE_CHUNK:
+                self._flush()
 
     def _flush(self) -> None:
         if self.batch:
@@ -367,7 +459,8 @@ class _OrderedCreator:
 
     def finish(self) -> glue_api.WriteOutcome | int:
         """Write what is left, wait for every chunk; in a dry run, the count that would be."""
-        self._flush()
+        with self.lock:
+            self._flush()
         try:
             if self.dry_run:
                 return self.count
@@ -377,3 +470,13 @@ class _OrderedCreator:
             return outcome
         finally:
             self.thread.shutdown()
+
+
+def _enum_values(split: KeySplit, params: dict[str, str]) -> dict[str, list[str]]:
+    """Branch keys with an `enum` projection: their values, so branches need no listing."""
+    return {
+        k.name: [v.strip() for v in params[f"projection.{k.name}.values"].split(",") if v.strip()]
+        for k in split.branch
+        if params.get(f"projection.{k.name}.type", "").lower() == "enum"
+        and params.get(f"projection.{k.name}.values")
+    }

@@ -7,12 +7,13 @@ has to guess at paths and each layout can be tested without AWS.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Protocol
+from functools import partial
+from typing import Protocol
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
 from modules.TimeKeys import DateProjection, PartitionKey
 
@@ -22,7 +23,7 @@ FOLDER_MARKER_SUFFIX = "_$folder$"
 
 # Hive's FileUtils.escapePathName escapes these (plus control characters) in partition paths.
 _HIVE_ESCAPED = set("\"#%'*/:=?\\\x7f{[]^")
-_HIVE_UNESCAPE = re.compile(r"%([0-9A-Fa-f]{2})")
+_HIVE_UNESCAPE = re.compile(r"(?:%[0-9A-Fa-f]{2})+")
 
 _INT_RANGES = {
     "tinyint": (-(2**7), 2**7 - 1),
@@ -87,8 +88,19 @@ def hive_escape(value: str) -> str:
 
 
 def hive_unescape(text: str) -> str:
-    """Undo Hive path escaping; a `%` not followed by two hex digits stays as it is."""
-    return _HIVE_UNESCAPE.sub(lambda m: chr(int(m.group(1), 16)), text)
+    """Undo path escaping. A run of `%XX` escapes is read as UTF-8 bytes: pyarrow and pandas
+    write `na%C3%AFve` for `naïve`, while Hive and Spark escape only ASCII (`%3A`), which reads the
+    same either way. A run that is not UTF-8 is read one byte per character; a `%` not followed
+    by two hex digits stays as it is."""
+
+    def decode(match: re.Match[str]) -> str:
+        raw = bytes.fromhex(match.group(0).replace("%", ""))
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return raw.decode("latin-1")
+
+    return _HIVE_UNESCAPE.sub(decode, text)
 
 
 def render_hive_path(keys: list[str], values: list[str]) -> str:
@@ -149,12 +161,31 @@ class Parsed:
     reason: str | None = None  # why the path was skipped
 
 
+@dataclass(frozen=True)
+class BranchLevel:
+    """One directory level above a table's time keys: how its names read as a branch key's value
+    (`read`: the value, or None and why), and how a value is written (`render`, to expand an
+    `enum` projection without listing). A level without a key is a template's fixed directory."""
+
+    key: PartitionKey | None
+    read: Callable[[str], tuple[str | None, str | None]] | None = None
+    render: Callable[[str], str] | None = None
+    literal: str = ""
+
+
 class Layout(Protocol):
     """How one table's partitions map to S3 keys."""
 
     name: str
     bucket: str
     list_prefix: str
+    keys: list[PartitionKey]
+    validators: dict[str, Callable[[str], str | None]]
+
+    def branch_levels(self, count: int) -> tuple[str, list[BranchLevel]] | None:
+        """Where branch directories start, and one level per directory down to the `count`-th
+        key; None when branches cannot be read directory by directory."""
+        ...
 
     def parse(self, key: str) -> Parsed | None:
         """Map an S3 key (full, within `bucket`) to its partition, or None to ignore it."""
@@ -163,6 +194,14 @@ class Layout(Protocol):
     def path_of(self, values: list[str]) -> str:
         """The key prefix the partition with these values has in this layout."""
         ...
+
+
+def check_key_value(
+    key: PartitionKey, value: str, validators: dict[str, Callable[[str], str | None]]
+) -> str | None:
+    """Why `value` does not fit `key`'s type or projection, or None."""
+    check = validators.get(key.name)
+    return check_value(key.type, value) or (check(value) if check else None)
 
 
 def _checked(
@@ -174,8 +213,7 @@ def _checked(
     """The partition at `prefix`, or a skip naming the first value that does not fit its key's
     type or its projection."""
     for key, value in zip(keys, values, strict=True):
-        check = validators.get(key.name)
-        reason = check_value(key.type, value) or (check(value) if check else None)
+        reason = check_key_value(key, value, validators)
         if reason:
             return Parsed(prefix=prefix, reason=f"{key.name}: {reason}")
     return Parsed(values=tuple(values), prefix=prefix)
@@ -190,8 +228,35 @@ class _DirectoryLayout:
     keys: list[PartitionKey]
     validators: dict[str, Callable[[str], str | None]] = field(default_factory=dict)
 
-    def _values(self, parts: list[str]) -> tuple[list[str] | None, str | None]:
+    def _value(self, key: PartitionKey, part: str) -> tuple[str | None, str | None]:
+        """One directory name read as the value of `key`, or None and why not."""
         raise NotImplementedError
+
+    def _render(self, key: PartitionKey, value: str) -> str:
+        """The directory name of `key`'s value."""
+        raise NotImplementedError
+
+    def _values(self, parts: list[str]) -> tuple[list[str] | None, str | None]:
+        values = []
+        for key, part in zip(self.keys, parts, strict=True):
+            value, reason = self._value(key, part)
+            if value is None:
+                return None, reason
+            values.append(value)
+        return values, None
+
+    def path_of(self, values: list[str]) -> str:
+        return self.list_prefix + "".join(
+            f"{self._render(k, v)}/" for k, v in zip(self.keys, values, strict=True)
+        )
+
+    def branch_levels(self, count: int) -> tuple[str, list[BranchLevel]] | None:
+        """One level per branch key, each a directory of its own, from the table location."""
+        levels = [
+            BranchLevel(key, partial(self._value, key), partial(self._render, key))
+            for key in self.keys[:count]
+        ]
+        return self.list_prefix, levels
 
     def parse(self, key: str) -> Parsed | None:
         relative = key[len(self.list_prefix) :]
@@ -215,19 +280,16 @@ class HiveLayout(_DirectoryLayout):
 
     name: str = "hive"
 
-    def _values(self, parts: list[str]) -> tuple[list[str] | None, str | None]:
-        values = []
-        for key, part in zip(self.keys, parts, strict=True):
-            name, sep, raw = part.partition("=")
-            if not sep:
-                return None, f"{part!r} is not key=value"
-            if hive_unescape(name).lower() != key.name.lower():
-                return None, f"expected key {key.name!r}, found {hive_unescape(name)!r}"
-            values.append(hive_unescape(raw))
-        return values, None
+    def _value(self, key: PartitionKey, part: str) -> tuple[str | None, str | None]:
+        name, sep, raw = part.partition("=")
+        if not sep:
+            return None, f"{part!r} is not key=value"
+        if hive_unescape(name).lower() != key.name.lower():
+            return None, f"expected key {key.name!r}, found {hive_unescape(name)!r}"
+        return hive_unescape(raw), None
 
-    def path_of(self, values: list[str]) -> str:
-        return self.list_prefix + render_hive_path([k.name for k in self.keys], values)
+    def _render(self, key: PartitionKey, value: str) -> str:
+        return render_hive_path([key.name], [value])[:-1]
 
 
 @dataclass
@@ -236,11 +298,11 @@ class PositionalLayout(_DirectoryLayout):
 
     name: str = "positional"
 
-    def _values(self, parts: list[str]) -> tuple[list[str] | None, str | None]:
-        return list(parts), None
+    def _value(self, key: PartitionKey, part: str) -> tuple[str | None, str | None]:
+        return part, None
 
-    def path_of(self, values: list[str]) -> str:
-        return self.list_prefix + "".join(f"{v}/" for v in values)
+    def _render(self, key: PartitionKey, value: str) -> str:
+        return value
 
 
 @dataclass
@@ -254,6 +316,7 @@ class TemplateLayout:
     regex: re.Pattern[str]
     validators: dict[str, Callable[[str], str | None]] = field(default_factory=dict)
     date_projection: DateProjection | None = None
+    fragments: dict[str, str] = field(default_factory=dict)  # key name -> regex of its values
     name: str = "template"
 
     @classmethod
@@ -271,7 +334,7 @@ class TemplateLayout:
         unknown = [n for n in names if n.lower() not in by_lower]
         if unknown:
             raise ValueError(f"{TEMPLATE_PARAMETER} names unknown keys {', '.join(unknown)}")
-        validators, date_projection, pieces = {}, None, []
+        validators, date_projection, pieces, fragments = {}, None, [], {}
         pos = 0
         seen: set[str] = set()
         for match in re.finditer(r"\$\{([^}]+)\}", template_key):
@@ -283,6 +346,7 @@ class TemplateLayout:
             else:
                 seen.add(key.name)
                 fragment, validator, projection = _projection_fragment(key.name, params, now)
+                fragments[key.name] = fragment
                 if validator:
                     validators[key.name] = validator
                 if projection:
@@ -302,6 +366,7 @@ class TemplateLayout:
             regex=re.compile("".join(pieces), re.ASCII),
             validators=validators,
             date_projection=date_projection,
+            fragments=fragments,
         )
 
     def parse(self, key: str) -> Parsed | None:
@@ -315,12 +380,48 @@ class TemplateLayout:
         prefix = match.group(0)
         return _checked(self.keys, values, self.validators, prefix)
 
+    def branch_levels(self, count: int) -> tuple[str, list[BranchLevel]] | None:
+        """The template's directories down to its last branch key: a fixed name passes through,
+        a directory holding one branch placeholder is a level. None when a branch placeholder
+        shares its directory with another placeholder or follows a time key's."""
+        first = self.template_key.index("${")
+        root = self.template_key[: self.template_key.rfind("/", 0, first) + 1]
+        wanted = {k.name.lower(): k for k in self.keys[:count]}
+        levels: list[BranchLevel] = []
+        for segment in self.template_key[len(root) :].split("/"):
+            if not wanted:
+                break
+            names = re.findall(r"\$\{([^}]+)\}", segment)
+            if not names:
+                levels.append(BranchLevel(None, literal=segment))
+                continue
+            if len(names) != 1 or names[0].lower() not in wanted:
+                return None
+            key = wanted.pop(names[0].lower())
+            head, tail = segment.split("${" + names[0] + "}")
+            pattern = re.compile(
+                re.escape(head) + f"({self.fragments[key.name]})" + re.escape(tail)
+            )
+            levels.append(
+                BranchLevel(
+                    key, partial(_read_segment, pattern), lambda v, h=head, t=tail: h + v + t
+                )
+            )
+        return root, levels
+
     def path_of(self, values: list[str]) -> str:
         path = self.template_key
         for key, value in zip(self.keys, values, strict=True):
             placeholder = r"\$\{" + re.escape(key.name) + r"\}"
             path = re.sub(placeholder, lambda _m, v=value: v, path, flags=re.IGNORECASE)
         return path
+
+
+def _read_segment(pattern: re.Pattern[str], segment: str) -> tuple[str | None, str | None]:
+    match = pattern.fullmatch(segment)
+    if match is None:
+        return None, f"{segment!r} does not match {pattern.pattern!r}"
+    return match.group(1), None
 
 
 def _projection_fragment(
@@ -420,120 +521,27 @@ class AutoLayout:
     def path_of(self, values: list[str]) -> str:
         return (self.chosen or self.positional).path_of(values)
 
+    def branch_levels(self, count: int) -> tuple[str, list[BranchLevel]] | None:
+        """The first branch directory listed decides Hive or positional, as a data key would."""
 
-# --------------------------------------------------------------------------- S3 listing
+        def read(key: PartitionKey, part: str) -> tuple[str | None, str | None]:
+            if self.chosen is None:
+                self.chosen = self.hive if _looks_hive(self.hive, part) else self.positional
+            return self.chosen._value(key, part)
 
+        def render(key: PartitionKey, value: str) -> str:
+            return (self.chosen or self.positional)._render(key, value)
 
-@dataclass
-class Discovery:
-    """What one S3 pass found for a table."""
+        levels = [BranchLevel(k, partial(read, k), partial(render, k)) for k in self.keys[:count]]
+        return self.list_prefix, levels
 
-    partitions: dict[tuple[str, ...], str] = field(default_factory=dict)  # values -> prefix
-    skipped: dict[str, str] = field(default_factory=dict)  # prefix -> reason
-    data_dirs: set[str] = field(default_factory=set)  # every directory holding data (sync mode)
-    error: str | None = None  # set when a listing call failed: the pass is incomplete
-    list_calls: int = 0
+    @property
+    def keys(self) -> list[PartitionKey]:
+        return self.positional.keys
 
-
-def iter_keys(
-    s3: Any,
-    bucket: str,
-    prefix: str,
-    start_after: str | None = None,
-    exclude: Iterable[str] = (),
-    counter: Discovery | None = None,
-) -> Iterator[str]:
-    """Yield every key under `prefix` after `start_after`, in key order, paginated.
-
-    Keys under an `exclude` prefix (another table's location nested under this one) or under
-    an ignored directory (`_temporary/`, `.hive-staging…/`) are jumped over with a fresh
-    `StartAfter`, so a big ignored subtree costs one call, not one per thousand keys in it.
-    """
-    paginator = s3.get_paginator("list_objects_v2")
-    excluded = sorted(p if p.endswith("/") else p + "/" for p in exclude)
-    after = start_after
-    while True:
-        params = {"Bucket": bucket, "Prefix": prefix}
-        if after:
-            params["StartAfter"] = after
-        jump = None
-        for page in paginator.paginate(**params):
-            if counter is not None:
-                counter.list_calls += 1
-            for item in page.get("Contents", ()):
-                key = item["Key"]
-                jump = _subtree_to_skip(key, prefix, excluded)
-                if jump:
-                    break
-                yield key
-            if jump:
-                break
-        if not jump:
-            return
-        after = key_after_prefix(jump)
-
-
-def _subtree_to_skip(key: str, prefix: str, excluded: list[str]) -> str | None:
-    for other in excluded:
-        if key.startswith(other):
-            return other
-    relative = key[len(prefix) :]
-    parts = relative.split("/")
-    for i, part in enumerate(parts[:-1]):
-        if is_ignored_name(part):
-            return prefix + "/".join(parts[: i + 1]) + "/"
-    return None
-
-
-def discover(
-    s3: Any,
-    layout: Layout,
-    start_after: str | None = None,
-    exclude: Iterable[str] = (),
-    collect_data_dirs: bool = False,
-    on_partition: Callable[[tuple[str, ...], str], None] | None = None,
-) -> Discovery:
-    """List the layout's prefix (after `start_after`) and group data keys into partitions.
-
-    `on_partition` hears of each partition as soon as it is found, in key order, so the caller
-    can register it while the listing goes on. A failed call ends the pass with `error` set and
-    keeps what was found before it.
-    """
-    found = Discovery()
-    try:
-        for key in iter_keys(s3, layout.bucket, layout.list_prefix, start_after, exclude, found):
-            if collect_data_dirs and is_data_key(key[len(layout.list_prefix) :]):
-                _add_dirs(found.data_dirs, key, len(layout.list_prefix))
-            parsed = layout.parse(key)
-            if parsed is None:
-                continue
-            if parsed.values is None:
-                found.skipped.setdefault(parsed.prefix or key, parsed.reason or "does not parse")
-            elif parsed.values not in found.partitions:
-                found.partitions[parsed.values] = parsed.prefix or ""
-                if on_partition:
-                    on_partition(parsed.values, parsed.prefix or "")
-    except (ClientError, BotoCoreError) as exc:
-        found.error = f"listing s3://{layout.bucket}/{layout.list_prefix} failed: {describe(exc)}"
-    return found
-
-
-def _add_dirs(dirs: set[str], key: str, start: int) -> None:
-    end = key.rfind("/")
-    while end >= start:
-        directory = key[: end + 1]
-        if directory in dirs:
-            return
-        dirs.add(directory)
-        end = key.rfind("/", 0, end)
-
-
-def prefix_has_data(s3: Any, bucket: str, prefix: str, counter: Discovery | None = None) -> bool:
-    """True when at least one data object lies under `prefix`; raises if S3 cannot tell."""
-    for key in iter_keys(s3, bucket, prefix, counter=counter):
-        if is_data_key(key[len(prefix) :]):
-            return True
-    return False
+    @property
+    def validators(self) -> dict[str, Callable[[str], str | None]]:
+        return self.positional.validators
 
 
 def describe(exc: BaseException) -> str:

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 import main
 from modules import GlueAPISetup as glue_api
+from modules import S3Listing as s3l
 from modules import S3PrefixGeneration as s3p
 from modules.Settings import Settings
 from tests.conftest import Aws, dumps
@@ -157,7 +158,7 @@ def test_junk_keys_never_make_a_partition(aws_bucket: Aws, keys: list[str]) -> N
     prefix = f"t{next(_example)}/"
     seed_objects(BUCKET, [prefix + k for k in keys])
     layout = s3p.HiveLayout(BUCKET, prefix, KEYS)
-    found = s3p.discover(aws_bucket.s3, layout)
+    found = s3l.discover(aws_bucket.s3, layout)
     assert found.error is None
     expected = {v for k in keys if (v := really_a_partition(k)) is not None}
     assert set(found.partitions) == expected, (keys, found.partitions)

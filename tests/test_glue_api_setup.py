@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from modules import GlueAPISetup as glue_api
-from modules.TimeKeys import JavaDateFormat, PartitionKey
+from modules.TimeKeys import PartitionKey, split_keys
 
 NOW = datetime(2026, 11, 28, 10, 30)
 
@@ -232,14 +232,14 @@ def test_partition_input_copies_the_table_storage_descriptor() -> None:
 
 
 @pytest.mark.parametrize(
-    ("keys", "formats", "expected_first"),
+    ("keys", "params", "expected_first"),
     [
         ([PartitionKey("dt")], {}, "dt >= '2026-11-27'"),
         ([PartitionKey("event_date", "date")], {}, "event_date >= '2026-11-27'"),
         ([PartitionKey("dt", "int")], {}, "dt >= 20261127"),
         (
             [PartitionKey("dt")],
-            {"dt": JavaDateFormat("yyyy/MM/dd/HH")},
+            {"projection.dt.type": "date", "projection.dt.format": "yyyy/MM/dd/HH"},
             "dt >= '2026/11/27/10'",
         ),
         (
@@ -251,7 +251,19 @@ def test_partition_input_copies_the_table_storage_descriptor() -> None:
             ],
             {},
             "year >= '2026' AND (year > '2026' OR month >= '11') "
-            "AND (year > '2026' OR month > '11' OR day >= '27')",
+            "AND (year > '2026' OR month > '11' OR day >= '27') "
+            "AND (year > '2026' OR month > '11' OR day > '27' OR hour >= '10')",
+        ),
+        # time keys need not lead: the window is on them, whatever the branch keys are
+        (
+            [PartitionKey("region"), PartitionKey("year"), PartitionKey("month")],
+            {},
+            "year >= '2026' AND (year > '2026' OR month >= '11')",
+        ),
+        (
+            [PartitionKey("customer_id"), PartitionKey("dt")],
+            {},
+            "dt >= '2026-11-27'",
         ),
         (
             [PartitionKey("year", "int"), PartitionKey("month", "int")],
@@ -261,19 +273,26 @@ def test_partition_input_copies_the_table_storage_descriptor() -> None:
     ],
 )
 def test_recent_windows_expressions(
-    keys: list[PartitionKey], formats: dict[str, JavaDateFormat], expected_first: str
+    keys: list[PartitionKey], params: dict[str, str], expected_first: str
 ) -> None:
-    windows = glue_api.recent_windows(keys, formats, NOW)
+    windows = glue_api.recent_windows(split_keys(keys, params), NOW)
     assert windows is not None
     assert windows.expressions[0] == expected_first
     assert len(windows.expressions) == 4
 
 
+def test_branch_tables_with_hours_read_the_last_hours_first() -> None:
+    keys = [PartitionKey(n) for n in ("customer_id", "year", "month", "day", "hour")]
+    windows = glue_api.recent_windows(split_keys(keys), NOW)
+    assert windows is not None and len(windows.expressions) == 5
+    assert windows.expressions[0].endswith("hour >= '07')")  # NOW is 10:xx: 3 hours back
+
+
 @pytest.mark.parametrize(
-    "keys", [[PartitionKey("region"), PartitionKey("dt")], [PartitionKey("my-key")], []]
+    "keys", [[PartitionKey("region"), PartitionKey("code")], [PartitionKey("my-key")], []]
 )
 def test_keys_that_do_not_sort_by_time_have_no_window(keys: list[PartitionKey]) -> None:
-    assert glue_api.recent_windows(keys, {}, NOW) is None
+    assert glue_api.recent_windows(split_keys(keys), NOW) is None
 
 
 def _register_days(aws: Any, days: list[datetime]) -> None:
@@ -298,8 +317,8 @@ def test_find_recent_partitions_reads_only_the_recent_end(aws: Any) -> None:
     hours = [now - timedelta(hours=h) for h in range(6, 24 * 20)]
     _register_days(aws, hours)
     keys = [PartitionKey(n) for n in ("year", "month", "day", "hour")]
-    found, reads = glue_api.find_recent_partitions(
-        aws.glue, "raw_x", "t", glue_api.recent_windows(keys, {}, now)
+    found, reads, _ = glue_api.find_recent_partitions(
+        aws.glue, "raw_x", "t", glue_api.recent_windows(split_keys(keys), now)
     )
     assert reads == 1
     newest = max(tuple(p["Values"]) for p in found)
@@ -311,14 +330,14 @@ def test_find_recent_partitions_widens_then_reads_everything(aws: Any) -> None:
     now = datetime.now()
     _register_days(aws, [now - timedelta(days=d) for d in (20, 500, 600)])
     keys = [PartitionKey(n) for n in ("year", "month", "day", "hour")]
-    windows = glue_api.recent_windows(keys, {}, now)
-    found, reads = glue_api.find_recent_partitions(aws.glue, "raw_x", "t", windows)
-    assert reads == 3 and len(found) == 1  # 1 day, 7 days: empty; 35 days: one
+    windows = glue_api.recent_windows(split_keys(keys), now)
+    found, reads, complete = glue_api.find_recent_partitions(aws.glue, "raw_x", "t", windows)
+    assert reads == 3 and len(found) == 1 and not complete  # 1 day, 7 days: empty; 35: one
     aws.glue.delete_partition(
         DatabaseName="raw_x", TableName="t", PartitionValues=list(found[0]["Values"])
     )
-    found, reads = glue_api.find_recent_partitions(aws.glue, "raw_x", "t", windows)
-    assert reads == 5 and len(found) == 2  # every window empty: the full read
+    found, reads, complete = glue_api.find_recent_partitions(aws.glue, "raw_x", "t", windows)
+    assert reads == 5 and len(found) == 2 and complete  # every window empty: the full read
 
 
 def test_values_that_do_not_fit_the_window_fall_back_to_a_full_read(aws: Any) -> None:
@@ -330,9 +349,9 @@ def test_values_that_do_not_fit_the_window_fall_back_to_a_full_read(aws: Any) ->
         "t",
         [(["latest"], "s3://lake/t/dt=latest/"), (["2020-01-01"], "s3://lake/t/dt=2020-01-01/")],
     )
-    windows = glue_api.recent_windows([PartitionKey("dt")], {}, NOW)
-    found, reads = glue_api.find_recent_partitions(aws.glue, "raw_x", "t", windows)
-    assert reads == 2 and len(found) == 2
+    windows = glue_api.recent_windows(split_keys([PartitionKey("dt")]), NOW)
+    found, reads, complete = glue_api.find_recent_partitions(aws.glue, "raw_x", "t", windows)
+    assert reads == 2 and len(found) == 2 and complete
 
 
 @pytest.mark.parametrize("int_keys", [False, True])
@@ -353,10 +372,7 @@ def test_calendar_window_selects_exactly_the_tuples_at_or_after_it(
     )
     keys = [PartitionKey(n, kind) for n in ("year", "month", "day")]
     for moment in (datetime(2025, 12, 31), datetime(2026, 1, 1), datetime(2026, 2, 15)):
-        expression = glue_api._tuple_at_least(
-            [(k, f, w) for k, (f, _, w) in zip(keys, glue_api._CALENDAR_NAMES, strict=True)],
-            moment,
-        )
+        expression = glue_api._tuple_at_least(split_keys(keys).fields, moment)
         found = glue_api.get_partitions(aws.glue, "raw_x", "t", expression)
         expected = {(f"{d:%Y}", f"{d:%m}", f"{d:%d}") for d in days if d >= moment}
         assert {tuple(p["Values"]) for p in found} == expected, expression

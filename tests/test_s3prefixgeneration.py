@@ -13,6 +13,7 @@ import pytest
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.s3.models import s3_backends
 
+from modules import S3Listing as s3l
 from modules import S3PrefixGeneration as s3p
 from modules import TimeKeys as tk
 from tests import test_inputs as data
@@ -384,7 +385,7 @@ def test_pagination_beyond_1000_children(lake: Any) -> None:
     seed(keys)
     counter = CallCounter(lake.s3)
     layout = s3p.HiveLayout(BUCKET, TABLE_PREFIX, _keys([("n", "int")]))
-    found = s3p.discover(lake.s3, layout)
+    found = s3l.discover(lake.s3, layout)
     assert found.error is None
     assert found.partitions == {(f"{i:04d}",): f"{TABLE_PREFIX}n={i:04d}/" for i in range(1205)}
     assert found.skipped == {}
@@ -396,7 +397,7 @@ def test_iter_keys_yields_every_key_in_order(lake: Any) -> None:
     keys = [f"{TABLE_PREFIX}2024/01/{d:02d}/{h:02d}/f.gz" for d in (1, 2) for h in range(24)]
     many = [f"{TABLE_PREFIX}a/{i:05d}" for i in range(1001)]
     seed([*keys, *many, "raw/eventsX/outside", "raw/other/outside"])
-    got = list(s3p.iter_keys(lake.s3, BUCKET, TABLE_PREFIX))
+    got = list(s3l.iter_keys(lake.s3, BUCKET, TABLE_PREFIX))
     assert got == sorted([*keys, *many])
 
 
@@ -411,7 +412,7 @@ def test_start_after_returns_only_later_partitions(lake: Any) -> None:
     )
     layout = s3p.HiveLayout(BUCKET, TABLE_PREFIX, _keys(data.DT_HOUR))
     newest = layout.path_of(["2024-01-07", "01"])
-    found = s3p.discover(lake.s3, layout, start_after=s3p.key_after_prefix(newest))
+    found = s3l.discover(lake.s3, layout, start_after=s3p.key_after_prefix(newest))
     expected = [("2024-01-07", "02")] + [(d, f"{h:02d}") for d in days[7:] for h in range(3)]
     assert sorted(found.partitions) == expected
     assert found.list_calls == 1
@@ -426,7 +427,7 @@ def test_start_after_siblings_on_the_server(lake: Any) -> None:
     after = [s.format(p=stem) for s in data.SIBLINGS_AFTER]
     before = [s.format(p=stem) for s in data.SIBLINGS_BEFORE]
     seed([*under, *after, *before])
-    got = list(s3p.iter_keys(lake.s3, BUCKET, "raw/", start_after=s3p.key_after_prefix(prefix)))
+    got = list(s3l.iter_keys(lake.s3, BUCKET, "raw/", start_after=s3p.key_after_prefix(prefix)))
     assert got == sorted(after, key=str.encode)
 
 
@@ -438,7 +439,7 @@ def test_excluded_nested_table_is_jumped_over(lake: Any) -> None:
     layout = s3p.PositionalLayout(BUCKET, TABLE_PREFIX, _keys([("source", "string")]))
 
     counter = CallCounter(lake.s3)
-    found = s3p.discover(lake.s3, layout, exclude=[nested])
+    found = s3l.discover(lake.s3, layout, exclude=[nested])
     assert found.partitions == {
         ("a-src",): f"{TABLE_PREFIX}a-src/",
         ("z-src",): f"{TABLE_PREFIX}z-src/",
@@ -446,7 +447,7 @@ def test_excluded_nested_table_is_jumped_over(lake: Any) -> None:
     assert found.list_calls == len(counter.calls) == 2
     assert counter.calls[1]["StartAfter"] == s3p.key_after_prefix(nested)
 
-    unguarded = s3p.discover(lake.s3, layout)
+    unguarded = s3l.discover(lake.s3, layout)
     assert ("nested",) in unguarded.partitions
     assert unguarded.list_calls == 3
     assert found.list_calls < unguarded.list_calls
@@ -459,7 +460,7 @@ def test_excluded_location_without_trailing_slash(lake: Any) -> None:
     seed(f"{TABLE_PREFIX}nested/part-{i:05d}" for i in range(1200))
     seed([f"{TABLE_PREFIX}nested2/f.gz", f"{TABLE_PREFIX}z-src/f.gz"])
     layout = s3p.PositionalLayout(BUCKET, TABLE_PREFIX, _keys([("source", "string")]))
-    found = s3p.discover(lake.s3, layout, exclude=[f"{TABLE_PREFIX}nested"])
+    found = s3l.discover(lake.s3, layout, exclude=[f"{TABLE_PREFIX}nested"])
     assert found.partitions == {
         ("nested2",): f"{TABLE_PREFIX}nested2/",
         ("z-src",): f"{TABLE_PREFIX}z-src/",
@@ -484,7 +485,7 @@ def test_ignored_subtree_costs_one_extra_call(lake: Any) -> None:
     )
     counter = CallCounter(lake.s3)
     layout = s3p.HiveLayout(BUCKET, TABLE_PREFIX, _keys([("dt", "date")]))
-    found = s3p.discover(lake.s3, layout)
+    found = s3l.discover(lake.s3, layout)
     assert found.error is None
     assert found.partitions == {
         ("2024-01-01",): f"{TABLE_PREFIX}dt=2024-01-01/",
@@ -507,7 +508,7 @@ def test_discover_collects_data_dirs(lake: Any) -> None:
         ]
     )
     layout = s3p.HiveLayout(BUCKET, TABLE_PREFIX, _keys(data.DT_HOUR))
-    found = s3p.discover(lake.s3, layout, collect_data_dirs=True)
+    found = s3l.discover(lake.s3, layout, collect_data_dirs=True)
     assert found.data_dirs == {
         f"{TABLE_PREFIX}dt=1/hour=2/",
         f"{TABLE_PREFIX}dt=1/",
@@ -533,7 +534,7 @@ def test_discover_reports_skipped_and_template(lake: Any) -> None:
     keys = _keys([("year", "int"), ("month", "int"), ("day", "int")])
     template = "s3://lake/events/${year}/${month}/${day}/"
     layout = s3p.detect_layout("", keys, {s3p.TEMPLATE_PARAMETER: template}, data.NOW)
-    found = s3p.discover(lake.s3, layout)
+    found = s3l.discover(lake.s3, layout)
     assert found.partitions == {
         ("2024", "01", "15"): "events/2024/01/15/",
         ("2024", "01", "17"): "events/2024/01/17/",
@@ -545,7 +546,7 @@ def test_discover_reports_skipped_and_template(lake: Any) -> None:
 def test_discover_listing_failure_is_reported(lake: Any) -> None:
     """A failed listing ends the pass with `error` set instead of raising."""
     layout = s3p.HiveLayout("no-such-bucket", TABLE_PREFIX, _keys(data.DT_HOUR))
-    found = s3p.discover(lake.s3, layout)
+    found = s3l.discover(lake.s3, layout)
     assert found.error is not None
     assert "NoSuchBucket" in found.error
     assert found.partitions == {}
@@ -556,8 +557,8 @@ def test_prefix_has_data(lake: Any, prefix: str, has_data: bool, calls: int) -> 
     """True only when a data object lies under the prefix (not a marker or ignored name)."""
     seed(data.PREFIX_DATA_OBJECTS)
     seed(f"p/big-temporary/_temporary/0/part-{i:05d}" for i in range(1500))
-    counter = s3p.Discovery()
-    assert s3p.prefix_has_data(lake.s3, BUCKET, prefix, counter) is has_data
+    counter = s3l.Discovery()
+    assert s3l.prefix_has_data(lake.s3, BUCKET, prefix, counter) is has_data
     assert counter.list_calls == calls
 
 
@@ -607,13 +608,13 @@ def test_detect_layout_from_s3(
         samples = [
             next(
                 key[len(prefix) :]
-                for key in s3p.iter_keys(lake.s3, bucket, prefix)
+                for key in s3l.iter_keys(lake.s3, bucket, prefix)
                 if s3p.is_data_key(key[len(prefix) :])
             )
         ]
     keys = _keys(data.DT_HOUR) if layout_name != "positional" else _keys(data.YMDH)
     layout = s3p.detect_layout(location, keys, params, data.NOW, samples)
-    found = s3p.discover(lake.s3, layout)
+    found = s3l.discover(lake.s3, layout)
     assert layout.name == layout_name
     assert found.partitions == expected
 
@@ -629,7 +630,7 @@ def test_generated_candidates_checked_on_s3(lake: Any) -> None:
     assert layout.date_projection is not None
     candidates = layout.date_projection.candidates_after("2024/02/29/22", now, 100)
     assert candidates == ["2024/02/29/23", "2024/03/01/00", "2024/03/01/01", "2024/03/01/02"]
-    with_data = [v for v in candidates if s3p.prefix_has_data(lake.s3, BUCKET, layout.path_of([v]))]
+    with_data = [v for v in candidates if s3l.prefix_has_data(lake.s3, BUCKET, layout.path_of([v]))]
     assert with_data == ["2024/02/29/23", "2024/03/01/02"]
 
 

@@ -1,0 +1,314 @@
+"""How one table's S3 side is listed: whole or from the newest registered partition, branch by
+branch or in slices at once, so that a run costs what the new data costs.
+
+New data arrives in time order within a branch (the values of the keys before the first time
+key: `region`, `customer_id`), so each branch is listed after its own newest registered partition
+W. Branches are listed concurrently; partitions reach the writer in path order within each
+branch, which keeps a run that dies half-way from leaving a registered partition above one it
+never wrote. This module lists S3 only; what the catalog holds comes in from the caller.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from modules import S3Listing as s3l
+from modules import S3PrefixGeneration as s3p
+from modules.TimeKeys import KeySplit
+
+Sink = Callable[[tuple[str, ...], str], None]
+# A full scan walks the directories when at most this many are unregistered and need a data check,
+# and when a directory listing returns at least this many partitions on average (otherwise, with
+# many small branches, listing the objects takes fewer calls).
+_WALK_MAX_CHECKS = 200
+_WALK_MIN_YIELD = 10
+Partition = dict[str, Any]
+
+
+@dataclass
+class TableScan:
+    """The S3 listing of one table, and what it decided on the way (for the report)."""
+
+    s3: Any
+    pool: Executor
+    layout: s3p.Layout
+    split: KeySplit
+    sink: Sink  # hears of each partition found (thread-safe), in path order within a branch
+    path_of: Callable[[Partition], str]  # a registered partition's key prefix
+    nested: Callable[[str], list[str]]  # other tables' locations under a key prefix
+    now: datetime
+    collect_data_dirs: bool = False
+    max_branches: int = 1000
+    slices: int = 8  # how many slices a table without branches is listed in at once
+    template_max_candidates: int = 100
+    enums: dict[str, list[str]] = field(default_factory=dict)
+    branches: int | None = None  # branches found (None: the table has no branch keys)
+    whole_reason: str | None = None  # why a table was scanned whole when incremental was asked
+    roots: list[str] = field(default_factory=list)  # prefixes listed in full (sync mode)
+
+    def full(self, registered: list[Partition]) -> s3l.Discovery:
+        """Every partition in S3: by walking the directory levels when most are registered,
+        else branch by branch, or in slices split at registered paths."""
+        walked = self._walk(registered) if registered and not self.collect_data_dirs else None
+        if walked is not None:
+            return walked
+        listing = self._branches()
+        if listing is None or listing.capped:
+            return self._slices(registered)
+        if listing.error:
+            return _failed(listing)
+        return self._per_branch([(b, None) for b in listing.branches], listing)
+
+    def incremental(
+        self,
+        registered: list[Partition],
+        read_missing: Callable[[list[tuple[str, ...]]], list[Partition]],
+    ) -> s3l.Discovery | None:
+        """The partitions after each branch's newest registered one. `read_missing` reads the
+        catalog for branches that `registered` does not cover. None when the table must be
+        scanned whole instead (`whole_reason` says why)."""
+        if not self.split.branch:
+            newest = max(registered, key=self.path_of)
+            return self._generated(newest) or self._list(
+                self.layout.list_prefix, s3p.key_after_prefix(self.path_of(newest))
+            )
+        listing = self._branches()
+        if listing is None or listing.capped:
+            return None
+        if listing.error:
+            return _failed(listing)
+        newest = self._newest_by_branch(registered)
+        missing = [b.values for b in listing.branches if b.values not in newest]
+        if missing:
+            newest = self._newest_by_branch([*registered, *read_missing(missing)])
+        plan = [
+            (b, s3p.key_after_prefix(newest[b.values]) if b.values in newest else None)
+            for b in listing.branches
+        ]
+        return self._per_branch(plan, listing)
+
+    # ------------------------------------------------------------------ branches
+
+    def _branches(self) -> s3l.BranchListing | None:
+        """The table's branches; None (with `whole_reason`) when it has none or too many."""
+        if not self.split.branch:
+            return None
+        listing = self._levels(len(self.split.branch), self.max_branches, self.enums)
+        if listing is None:
+            self.whole_reason = "branch directories cannot be listed one level at a time"
+            return None
+        if listing.capped:
+            self.whole_reason = f"more than MAX_BRANCHES ({self.max_branches}) branches"
+            return listing
+        self.branches = len(listing.branches)
+        return listing
+
+    def _levels(
+        self, count: int, limit: int, enums: dict[str, list[str]] | None = None
+    ) -> s3l.BranchListing | None:
+        """The directories of the first `count` key levels, at most `limit` of them."""
+        return s3l.list_branches(
+            self.s3,
+            self.layout,
+            count,
+            self.pool,
+            exclude=self.nested(self.layout.list_prefix),
+            limit=limit,
+            enums=enums,
+        )
+
+    def _newest_by_branch(self, registered: list[Partition]) -> dict[tuple[str, ...], str]:
+        newest: dict[tuple[str, ...], str] = {}
+        for partition in registered:
+            branch = self.split.branch_of(partition["Values"])
+            path = self.path_of(partition)
+            if path > newest.get(branch, ""):
+                newest[branch] = path
+        return newest
+
+    def _per_branch(
+        self, plan: list[tuple[s3l.Branch, str | None]], listing: s3l.BranchListing
+    ) -> s3l.Discovery:
+        """List every branch (after its start, if any) concurrently."""
+        futures = [self.pool.submit(self._list, b.prefix, start) for b, start in plan]
+        found = s3l.Discovery(skipped=dict(listing.skipped), list_calls=listing.list_calls)
+        for future in futures:
+            found.merge(future.result())
+        self.roots = [b.prefix for b, _ in plan]
+        return found
+
+    def _walk(self, registered: list[Partition]) -> s3l.Discovery | None:
+        """Walk every partition level with `Delimiter` listings (directories only, not the objects
+        in them, so the work grows with the partitions, not the objects) and check for data only
+        in directories that are not registered: adding never needs to know whether a registered
+        partition still holds data. None when the layout cannot be walked level by level, or so
+        much is unregistered (a backfill) that listing the objects is cheaper."""
+        own = self.layout.list_prefix
+        paths = [p for p in map(self.path_of, registered) if p.startswith(own)]
+        parents = {path[: i + 1] for path in paths for i in _slashes(path, len(own) - 1)[:-1]}
+        if len(paths) < _WALK_MIN_YIELD * max(1, len(parents)):
+            return None
+        listing = self._levels(len(self.layout.keys), len(registered) + _WALK_MAX_CHECKS)
+        if listing is None or listing.capped:
+            return None
+        if listing.error:
+            return _failed(listing)
+        known = {tuple(p["Values"]) for p in registered}
+        fresh = [b for b in listing.branches if b.values not in known]
+        if len(fresh) > _WALK_MAX_CHECKS:
+            return None
+        counters = [s3l.Discovery() for _ in fresh]
+        checks = [
+            self.pool.submit(s3l.prefix_has_data, self.s3, self.layout.bucket, b.prefix, c)
+            for b, c in zip(fresh, counters, strict=True)
+        ]
+        found = s3l.Discovery(skipped=dict(listing.skipped), list_calls=listing.list_calls)
+        found.partitions = {b.values: b.prefix for b in listing.branches if b.values in known}
+        for branch, check in zip(fresh, checks, strict=True):  # path order, as listed
+            try:
+                if check.result() and not found.error:
+                    found.partitions[branch.values] = branch.prefix
+                    self.sink(branch.values, branch.prefix)
+            except Exception as exc:  # later ones wait for the next run, so no gap is left
+                found.error = found.error or (
+                    f"checking s3://{self.layout.bucket}/{branch.prefix} failed: "
+                    + s3p.describe(exc)
+                )
+        found.list_calls += sum(c.list_calls for c in counters)
+        self.roots = [self.layout.list_prefix]
+        return found
+
+    # ------------------------------------------------------------------ listings
+
+    def _list(
+        self,
+        prefix: str,
+        start_after: str | None = None,
+        key_range: tuple[str | None, str | None] = (None, None),
+        sink: Sink | None = None,
+    ) -> s3l.Discovery:
+        return s3l.discover(
+            self.s3,
+            self.layout,
+            start_after=start_after,
+            exclude=self.nested(prefix),
+            collect_data_dirs=self.collect_data_dirs,
+            on_partition=sink or self.sink,
+            prefix=prefix,
+            key_range=key_range,
+        )
+
+    def _slices(self, registered: list[Partition]) -> s3l.Discovery:
+        """The whole table, in slices split at registered paths and listed at once; their
+        partitions reach the sink in slice order, so path order holds for the whole table."""
+        own = self.layout.list_prefix
+        paths = sorted(p for p in map(self.path_of, registered) if p.startswith(own))
+        count = max(1, min(self.slices, len(paths) // 100))
+        bounds = [None, *(paths[len(paths) * i // count] for i in range(1, count)), None]
+        sequencer = _SliceSequencer(self.sink, count)
+        futures = [
+            self.pool.submit(self._slice, own, (bounds[i], bounds[i + 1]), sequencer, i)
+            for i in range(count)
+        ]
+        found = s3l.Discovery()
+        for future in futures:
+            found.merge(future.result())
+        self.roots = [own]
+        return found
+
+    def _slice(
+        self,
+        prefix: str,
+        key_range: tuple[str | None, str | None],
+        sequencer: _SliceSequencer,
+        index: int,
+    ) -> s3l.Discovery:
+        found = s3l.Discovery(error="not listed")
+        try:
+            found = self._list(prefix, key_range=key_range, sink=sequencer.feed(index))
+        finally:
+            sequencer.done(index, complete=not found.error)
+        return found
+
+    def _generated(self, newest: Partition) -> s3l.Discovery | None:
+        """For a template whose only key is a projected date: check the dates after the newest
+        partition up to now, instead of listing. None when this does not apply."""
+        layout = self.layout
+        if not isinstance(layout, s3p.TemplateLayout) or layout.date_projection is None:
+            return None
+        if len(layout.keys) != 1:
+            return None
+        candidates = layout.date_projection.candidates_after(
+            newest["Values"][0], self.now, self.template_max_candidates
+        )
+        if candidates is None:
+            return None
+        found = s3l.Discovery()
+        prefixes = {value: layout.path_of([value]) for value in candidates}
+        checks = {
+            value: self.pool.submit(s3l.prefix_has_data, self.s3, layout.bucket, prefix, found)
+            for value, prefix in prefixes.items()
+        }
+        for value, check in checks.items():  # oldest first: path order
+            try:
+                if check.result():
+                    found.partitions[(value,)] = prefixes[value]
+                    self.sink((value,), prefixes[value])
+            except Exception as exc:
+                found.error = f"checking s3://{layout.bucket}/{prefixes[value]} failed: " + (
+                    s3p.describe(exc)
+                )
+        return found
+
+
+def _slashes(path: str, start: int) -> list[int]:
+    """Positions of the `/` in `path` from `start` on: the ends of its directories."""
+    return [i for i in range(start, len(path)) if path[i] == "/"]
+
+
+def _failed(listing: s3l.BranchListing) -> s3l.Discovery:
+    return s3l.Discovery(
+        skipped=dict(listing.skipped), list_calls=listing.list_calls, error=listing.error
+    )
+
+
+class _SliceSequencer:
+    """Passes on the partitions of consecutive slices of one key space in slice order: a slice
+    streams once every slice before it is done; until then its partitions wait. Slices after
+    one that did not complete pass nothing on: the next run lists them again."""
+
+    def __init__(self, sink: Sink, count: int) -> None:
+        self.sink = sink
+        self.head = 0
+        self.stop = count  # slices after this one pass nothing on
+        self.waiting: list[list[tuple[tuple[str, ...], str]]] = [[] for _ in range(count)]
+        self.finished = [False] * count
+        self.lock = threading.Lock()
+
+    def feed(self, index: int) -> Sink:
+        def add(values: tuple[str, ...], prefix: str) -> None:
+            with self.lock:
+                if index > self.stop:
+                    return
+                if index == self.head:
+                    self.sink(values, prefix)
+                else:
+                    self.waiting[index].append((values, prefix))
+
+        return add
+
+    def done(self, index: int, complete: bool) -> None:
+        with self.lock:
+            self.finished[index] = True
+            if not complete:
+                self.stop = min(self.stop, index)
+            while self.finished[self.head] and self.head < min(self.stop, len(self.finished) - 1):
+                self.head += 1
+                for item in self.waiting[self.head]:
+                    self.sink(*item)
+                self.waiting[self.head] = []
