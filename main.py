@@ -17,6 +17,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from modules import EventSync, S3Events
 from modules import GlueAPISetup as glue_api
 from modules.AwsClientObj import get_clients
 from modules.Continuation import hand_on, rotated
@@ -81,15 +82,16 @@ def _names(event: dict[str, Any], key: str, required: bool) -> list[str] | None:
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
-    """Sync the partitions of every table of the named RAW databases; return a summary."""
+    """Sync the partitions of every table of the named RAW databases; return a summary.
+
+    S3 events (SQS batches, SNS-wrapped or direct notifications, EventBridge) go to event mode.
+    """
     settings = Settings.from_env()
+    if S3Events.is_s3_event(event):
+        return _event_mode(event, settings)
     databases, only_tables, options = parse_event(event, settings)
     logger = get_logger()
-    clients = get_clients(
-        settings.max_attempts,
-        settings.retry_mode,
-        settings.table_concurrency + settings.glue_write_concurrency + settings.s3_concurrency,
-    )
+    clients = _clients(settings)
     now = datetime.now(UTC).replace(tzinfo=None)
     results: list[TableResult] = []
     jobs: list[tuple[str, dict[str, Any]]] = []
@@ -142,6 +144,24 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         publish(results, settings.metrics_namespace)
     logger.info("run finished", extra={"status": summary["status"], "totals": summary["totals"]})
     return summary
+
+
+def _clients(settings: Settings) -> Any:
+    return get_clients(
+        settings.max_attempts,
+        settings.retry_mode,
+        settings.table_concurrency + settings.glue_write_concurrency + settings.s3_concurrency,
+    )
+
+
+def _event_mode(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """SQS: the messages to redeliver (`batchItemFailures`); direct: the usual summary."""
+    delivery = S3Events.decode(event)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    run = EventSync.process(delivery, _clients(settings), settings, now)
+    if delivery.sqs:
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in run.failed_messages]}
+    return {**_summary(run.results, [], Options(), settings, []), "events": run.counts}
 
 
 def _location(table: dict[str, Any]) -> str:

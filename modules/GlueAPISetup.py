@@ -460,3 +460,11 @@ def _tuple_at_most(terms: list[tuple[str, str]]) -> str:
         options = [f"{n} < {v}" for n, v in terms[:i]] + [f"{name} <= {literal}"]
         clauses.append(options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")")
     return " AND ".join(clauses)
+
+
+def get_databases(glue: Any) -> list[str]:
+    """The names of every database of the catalog (paginated), for event mode's table index."""
+    names: list[str] = []
+    for page in glue.get_paginator("get_databases").paginate():
+        names.extend(d["Name"] for d in page.get("DatabaseList", ()))
+    return names

@@ -3,8 +3,9 @@ the RAW databases' resources only, and a refused database makes no call at all.
 
 The handler's calls are recorded by a botocore hook on its clients over runs that take every
 path that reaches AWS (three layouts, full and incremental scans, template date checks, sync
-removals, a partition located outside its table, dry run, a run that continues itself), and the
-code is read for calls too.
+removals, a partition located outside its table, dry run, a run that continues itself,
+event mode), and the code is read for calls too. The SQS actions are the event source
+mapping's, which reads the queue with the function's role.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import boto3
 import pytest
 
 import main
+from modules import EventSync
 from tests.conftest import FUNCTION_ARN, REGION, Aws, LambdaContext, lambda_invokes
 from tests.test_faults import BUCKET, DATABASE, build_lake, hooked_clients, proxied, seed_objects
 
@@ -26,14 +28,17 @@ ROOT = Path(__file__).resolve().parent.parent
 POLICY_PATH = ROOT / "iam" / "lambda-policy.json"
 ACCOUNT = "123456789012"
 FUNCTION = FUNCTION_ARN.split(":")[6]
+QUEUE = "raw-object-created"
 PLACEHOLDERS = {
     "${Region}": REGION,
     "${AccountId}": ACCOUNT,
     "${DataBucket}": BUCKET,
     "${FunctionName}": FUNCTION,
+    "${EventQueue}": QUEUE,
 }
 # The IAM action behind each API operation the function may call.
 IAM_ACTION = {
+    ("glue", "GetDatabases"): "glue:GetDatabases",
     ("glue", "GetTables"): "glue:GetTables",
     ("glue", "GetPartitions"): "glue:GetPartitions",
     ("glue", "BatchCreatePartition"): "glue:BatchCreatePartition",
@@ -44,6 +49,8 @@ IAM_ACTION = {
 }
 # The attribute each client has in modules/AwsClientObj.AwsClients.
 CLIENT_ATTRIBUTE = {"glue": "glue", "s3": "s3", "lambda": "lambda_"}
+# What the event source mapping does with the function's role (documented by AWS for SQS sources).
+EVENT_SOURCE_MAPPING = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 
 Call = tuple[str, str, dict[str, Any]]  # service, operation, API parameters
 
@@ -70,6 +77,8 @@ def required_resources(service: str, params: dict[str, Any]) -> list[str]:
             function = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}"
         return [function + (f":{params['Qualifier']}" if params.get("Qualifier") else "")]
     glue = f"arn:aws:glue:{REGION}:{ACCOUNT}"
+    if "DatabaseName" not in params:  # GetDatabases: the catalog's databases
+        return [f"{glue}:catalog"]
     database = params["DatabaseName"]
     table = params.get("TableName", "*")
     return [f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/{table}"]
@@ -146,6 +155,20 @@ def run_every_path(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     with lambda_invokes(monkeypatch) as invokes:
         summary = main.lambda_handler({"databases": [DATABASE]}, LambdaContext(0))
     assert summary["handed_on"] and len(invokes) == 1
+    # Event mode: the table index (GetDatabases, GetTables) and direct creates.
+    key = "hive_hourly/dt=2019-12-31/hour=23/part-0.json"
+    seed_objects(BUCKET, [key])
+    event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": BUCKET}, "object": {"key": key}},
+            }
+        ]
+    }
+    EventSync.INDEX.clear()
+    assert main.lambda_handler(event, None)["totals"]["created"] == 1
 
 
 def test_policy_grants_exactly_what_the_handler_calls(
@@ -163,7 +186,11 @@ def test_policy_grants_exactly_what_the_handler_calls(
         for resource in required_resources(service, params):
             assert allowed(policy, action, resource), f"{action} on {resource} is not granted"
     granted = {a for s in policy["Statement"] for a in _listed(s["Action"])}
-    assert granted == {IAM_ACTION[o] for o in operations}, "the policy grants an unused action"
+    expected = {IAM_ACTION[o] for o in operations} | EVENT_SOURCE_MAPPING
+    assert granted == expected, "the policy grants an unused action"
+    for action in EVENT_SOURCE_MAPPING:
+        assert allowed(policy, action, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE}")
+        assert not allowed(policy, action, f"arn:aws:sqs:{REGION}:{ACCOUNT}:other-queue")
 
 
 def test_policy_is_scoped_to_raw_databases_and_the_data_buckets() -> None:
