@@ -18,7 +18,7 @@ from modules import S3PrefixGeneration as s3p
 from modules.AwsClientObj import AwsClients
 from modules.ProcessLogger import get_logger
 from modules.Settings import Options, Settings
-from modules.TableControl import Expiry, TableControl, freshness
+from modules.TableControl import SWITCHED_OFF, Expiry, TableControl, freshness
 from modules.TableReport import COUNTS, TableResult
 from modules.TableScan import TableScan
 from modules.TimeKeys import KeySplit, PartitionKey, split_keys
@@ -200,7 +200,7 @@ class _TableSync:
         if self.control.discover:
             return False
         self.result.status = "skipped"
-        self.result.errors.append("discover.partitions=false: the table is left alone")
+        self.result.errors.append(SWITCHED_OFF)
         return True
 
     def _use_keys(self, split: KeySplit, params: dict[str, str]) -> None:
