@@ -22,21 +22,14 @@ from modules.ProcessLogger import SERVICE
 from tests.conftest import REGION, Aws, dumps
 from tests.faultproxy import Faults, Request
 from tests.test_faults import proxied
+from tests.test_inputs import DAILY_PROJECTION
 
 Values = tuple[str, ...]
 DATABASE = "raw_events"
 BUCKET = "lake"
 TODAY = date.today()
 D1, D2, D3 = (f"{TODAY - timedelta(days=n):%Y-%m-%d}" for n in (3, 2, 1))
-TEMPLATE = {
-    "storage.location.template": f"s3://{BUCKET}/tpl/${{dt}}/",
-    "projection.enabled": "true",
-    "projection.dt.type": "date",
-    "projection.dt.format": "yyyy/MM/dd",
-    "projection.dt.range": "2020/01/01,NOW",
-    "projection.dt.interval": "1",
-    "projection.dt.interval.unit": "DAYS",
-}
+TEMPLATE = {"storage.location.template": f"s3://{BUCKET}/tpl/${{dt}}/", **DAILY_PROJECTION}
 
 
 @pytest.fixture(autouse=True)

@@ -19,20 +19,13 @@ import main
 from modules.AwsClientObj import get_clients
 from modules.Settings import Settings
 from tests.conftest import Aws, FakeContext, dumps
+from tests.test_inputs import DAILY_PROJECTION
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = datetime.now(UTC)
 HOURS = [NOW - timedelta(hours=h) for h in range(30, 0, -1)]
 DAYS = [NOW.date() - timedelta(days=d) for d in range(10, 0, -1)]
-TEMPLATE = {
-    "storage.location.template": "s3://lake/ev/${dt}/",
-    "projection.enabled": "true",
-    "projection.dt.type": "date",
-    "projection.dt.format": "yyyy/MM/dd",
-    "projection.dt.range": "2020/01/01,NOW",
-    "projection.dt.interval": "1",
-    "projection.dt.interval.unit": "DAYS",
-}
+TEMPLATE = {"storage.location.template": "s3://lake/ev/${dt}/", **DAILY_PROJECTION}
 
 
 @pytest.fixture
