@@ -322,7 +322,7 @@ def _late_table(db: str, name: str, offset: int, now: datetime) -> TableSpec:
     E1_RECENT_HOURS after the newest registered hour and E1_LATE_HOURS inside the holes."""
     history = _hours(now - timedelta(hours=E1_RECENT_HOURS), 720 + E1_LATE_HOURS)
     step = len(history) // E1_LATE_HOURS
-    holes = {offset + step * i for i in range(E1_LATE_HOURS)}
+    holes = {1 + offset + step * i for i in range(E1_LATE_HOURS)}
     registered = [firehose_dir(name, h, 4) for i, h in enumerate(history) if i not in holes]
     new = [firehose_dir(name, history[i], E1_OBJECTS_PER_PARTITION) for i in sorted(holes)]
     new += [firehose_dir(name, h, E1_OBJECTS_PER_PARTITION) for h in _hours(now, E1_RECENT_HOURS)]
