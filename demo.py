@@ -1,12 +1,17 @@
 """The main job on a built-in local setup: a moto server on 127.0.0.1, a sample RAW database
 with one table of each layout plus the noise a real RAW zone has, and the handler run twice
-(the second run must create nothing). Run it with `make demo`."""
+(the second run must create nothing). One table's feed stopped days ago: it is reported stale;
+another keeps 30 days, so its old backfill is counted expired and never registered. Run it with
+`make demo`."""
 
 from __future__ import annotations
 
+import io
+import json
 import logging
 import os
 import sys
+from contextlib import redirect_stdout
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +35,11 @@ def seed(glue: Any, s3: Any, now: datetime) -> None:
         },
     }
     tables = {
-        "orders": ([("dt", "date"), ("country", "string")], {}),
+        "orders": (
+            [("dt", "date"), ("country", "string")],
+            {"partition.retention.period": "30d"},
+        ),
+        "payments": ([("dt", "date")], {"partition.max.lag": "1d"}),
         "clickstream": ([(k, "string") for k in ("year", "month", "day", "hour")], {}),
         "events": (
             [("dt", "string")],
@@ -61,6 +70,9 @@ def seed(glue: Any, s3: Any, now: datetime) -> None:
             base = f"orders/dt={day}/country={country}/"
             keys += [base + "part-00000.snappy.parquet", base + "_SUCCESS"]
         keys.append(f"events-by-day/{day:%Y/%m/%d}/events-0.json")
+    for d in range(5, 2, -1):  # the payments feed stopped three days ago
+        keys.append(f"payments/dt={(now - timedelta(days=d)).date()}/part-00000.parquet")
+    keys.append(f"orders/dt={(now - timedelta(days=40)).date()}/country=DE/part-0.parquet")
     for h in range(6, 0, -1):
         keys.append(f"clickstream/{now - timedelta(hours=h):%Y/%m/%d/%H}/firehose-1.gz")
     keys += [
@@ -77,12 +89,13 @@ def show(title: str, summary: dict[str, Any]) -> None:
     """Print the summary as a table a person can read."""
     print(f"\n{title}: status {summary['status']}")
     header = f"  {'table':<12} {'layout':<11} {'scan':<12} {'found':>5} {'created':>7}"
-    print(header + f" {'existing':>8} {'skipped':>7} {'failed':>6}")
+    print(header + f" {'existing':>8} {'skipped':>7} {'expired':>7} {'failed':>6} {'lag':>7}")
     for t in summary["tables"]:
+        lag = "-" if t["lag_seconds"] is None else f"{t['lag_seconds'] / 3600:.1f}h"
         print(
             f"  {t['table']:<12} {t['layout'] or '-':<11} {t['scan'] or '-':<12} "
             f"{t['discovered']:>5} {t['created']:>7} {t['existing']:>8} {t['skipped']:>7} "
-            f"{t['failed']:>6}"
+            f"{t['expired']:>7} {t['failed']:>6} {lag:>7}" + ("  STALE" if t["stale"] else "")
         )
         for error in t["errors"]:
             print(f"      - {error}")
@@ -108,17 +121,30 @@ def main() -> int:
 
         import main as handler  # after the endpoint is set, as in a Lambda's environment
 
-        first = handler.lambda_handler({"databases": [DATABASE]}, None)
+        emitted = io.StringIO()
+        with redirect_stdout(emitted):  # the CloudWatch metrics (EMF) the run prints
+            first = handler.lambda_handler({"databases": [DATABASE]}, None)
         show("First run", first)
-        second = handler.lambda_handler({"databases": [DATABASE]}, None)
+        for line in emitted.getvalue().splitlines():
+            document = json.loads(line)
+            names = [m["Name"] for m in document["_aws"]["CloudWatchMetrics"][0]["Metrics"]]
+            values = ", ".join(f"{n}={document[n][0]:g}" for n in names)
+            print(f"  metrics for {document['database']}: {values}")
+        with redirect_stdout(io.StringIO()):
+            second = handler.lambda_handler({"databases": [DATABASE]}, None)
         show("Second run (nothing new)", second)
-        for table in ("orders", "clickstream", "events"):
+        for table in ("orders", "payments", "clickstream", "events"):
             parts = glue.get_partitions(DatabaseName=DATABASE, TableName=table)["Partitions"]
             print(f"\n{table}: {len(parts)} partitions in the catalog, e.g.")
             for p in sorted(parts, key=lambda p: p["Values"])[-2:]:
                 print(f"  {p['Values']} -> {p['StorageDescriptor']['Location']}")
         ok = first["status"] != "failed" and second["totals"]["created"] == 0
-        print("\nOK: the second run created nothing." if ok else "\nUNEXPECTED RESULT")
+        ok = ok and second["totals"]["stale"] == 1 and first["totals"]["expired"] == 1
+        print(
+            "\nOK: the second run created nothing; one stale table; the old backfill expired."
+            if ok
+            else "\nUNEXPECTED RESULT"
+        )
         return 0 if ok else 1
     finally:
         server.stop()

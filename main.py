@@ -11,20 +11,24 @@ import json
 import re
 import sys
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import redirect_stdout
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from modules import EventSync, S3Events
 from modules import GlueAPISetup as glue_api
 from modules.AwsClientObj import get_clients
+from modules.Continuation import hand_on, rotated
+from modules.Metrics import publish
 from modules.PartitionSync import Workers, sync_table
 from modules.ProcessLogger import get_logger
 from modules.S3PrefixGeneration import describe
 from modules.Settings import MODES, Options, Settings
-from modules.TableReport import COUNTS, TableResult
+from modules.TableReport import TOTALS, TableResult
 
-EVENT_KEYS = {"databases", "tables", "full_scan", "dry_run", "mode", "force"}
+EVENT_KEYS = {"databases", "tables", "full_scan", "dry_run", "mode", "force", "continuation_depth"}
 
 
 def parse_event(event: Any, settings: Settings) -> tuple[list[str], list[str] | None, Options]:
@@ -57,7 +61,10 @@ def parse_event(event: Any, settings: Settings) -> tuple[list[str], list[str] | 
         raise ValueError(f"'mode' must be one of {', '.join(MODES)}, not {mode!r}")
     if flags["force"] and mode != "sync":
         raise ValueError("'force' only applies to mode 'sync'")
-    return databases, tables, Options(mode=mode, **flags)
+    depth = event.get("continuation_depth", 0)
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
+        raise ValueError(f"'continuation_depth' must be a whole number from 0, not {depth!r}")
+    return databases, tables, Options(mode=mode, continuation_depth=depth, **flags)
 
 
 def _names(event: dict[str, Any], key: str, required: bool) -> list[str] | None:
@@ -75,15 +82,16 @@ def _names(event: dict[str, Any], key: str, required: bool) -> list[str] | None:
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
-    """Sync the partitions of every table of the named RAW databases; return a summary."""
+    """Sync the partitions of every table of the named RAW databases; return a summary.
+
+    S3 events (SQS batches, SNS-wrapped or direct notifications, EventBridge) go to event mode.
+    """
     settings = Settings.from_env()
+    if S3Events.is_s3_event(event):
+        return _event_mode(event, settings)
     databases, only_tables, options = parse_event(event, settings)
     logger = get_logger()
-    clients = get_clients(
-        settings.max_attempts,
-        settings.retry_mode,
-        settings.table_concurrency + settings.glue_write_concurrency + settings.s3_concurrency,
-    )
+    clients = _clients(settings)
     now = datetime.now(UTC).replace(tzinfo=None)
     results: list[TableResult] = []
     jobs: list[tuple[str, dict[str, Any]]] = []
@@ -104,6 +112,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
                 message = f"table {database}.{name} not found"
                 results.append(TableResult.failure(database, name, message))
 
+    jobs = rotated(jobs, now)  # a run that is cut must not leave the same tables every time
     remaining: list[tuple[str, str]] = []
     with (
         ThreadPoolExecutor(settings.glue_write_concurrency, "glue-write") as write_pool,
@@ -129,13 +138,52 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         results += [f.result() for f in running]
 
     summary = _summary(results, remaining, options, settings, databases)
+    if settings.continue_async and summary["continuation"]:
+        _continue(summary, clients, context, options, settings)
+    if not options.dry_run:  # a dry run's counts are not what happened
+        publish(results, settings.metrics_namespace)
     logger.info("run finished", extra={"status": summary["status"], "totals": summary["totals"]})
     return summary
+
+
+def _clients(settings: Settings) -> Any:
+    return get_clients(
+        settings.max_attempts,
+        settings.retry_mode,
+        settings.table_concurrency + settings.glue_write_concurrency + settings.s3_concurrency,
+    )
+
+
+def _event_mode(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """SQS: the messages to redeliver (`batchItemFailures`); direct: the usual summary."""
+    delivery = S3Events.decode(event)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    run = EventSync.process(delivery, _clients(settings), settings, now)
+    if delivery.sqs:
+        return {"batchItemFailures": [{"itemIdentifier": m} for m in run.failed_messages]}
+    return {**_summary(run.results, [], Options(), settings, []), "events": run.counts}
 
 
 def _location(table: dict[str, Any]) -> str:
     location = (table.get("StorageDescriptor") or {}).get("Location") or ""
     return location if not location or location.endswith("/") else location + "/"
+
+
+def _continue(
+    summary: dict[str, Any], clients: Any, context: Any, options: Options, settings: Settings
+) -> None:
+    """CONTINUE_ASYNC: hand the continuation events on to the function itself."""
+    handoff = hand_on(
+        clients.lambda_,
+        context,
+        summary["continuation"],
+        options.continuation_depth,
+        settings.max_continuations,
+    )
+    summary.update(continuation=handoff.left, handed_on=handoff.handed)
+    summary["errors"] += handoff.errors
+    if handoff.errors and summary["status"] == "succeeded":
+        summary["status"] = "partial"
 
 
 def _out_of_time(context: Any, settings: Settings) -> bool:
@@ -160,10 +208,10 @@ def _summary(
         status = "partial"
     else:
         status = "succeeded"
-    totals = {"tables": len(results), **{c: sum(getattr(r, c) for r in results) for c in COUNTS}}
+    totals = {"tables": len(results), **{c: sum(getattr(r, c) for r in results) for c in TOTALS}}
     continuation = []
     for database in databases:
-        names = [t for d, t in remaining if d == database]
+        names = sorted(t for d, t in remaining if d == database)
         if names:
             event: dict[str, Any] = {"databases": [database], "tables": names}
             event.update({k: v for k, v in vars(options).items() if v != getattr(Options, k)})
@@ -177,6 +225,8 @@ def _summary(
         "tables": [r.to_dict(settings.max_reported_errors) for r in results],
         "remaining": [{"database": d, "table": t} for d, t in remaining],
         "continuation": continuation,
+        "handed_on": [],
+        "errors": [],
     }
 
 
@@ -197,7 +247,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.force:
         event["force"] = True
     try:
-        summary = lambda_handler(event, None)
+        with redirect_stdout(
+            sys.stderr
+        ):  # powertools prints the metrics: keep stdout for the summary
+            summary = lambda_handler(event, None)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

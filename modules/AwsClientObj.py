@@ -1,4 +1,4 @@
-"""boto3 clients (S3, Glue) sharing one botocore Config.
+"""boto3 clients (S3, Glue, Lambda) sharing one botocore Config.
 
 Clients are thread-safe and costly to build, so one pair serves every worker thread of an
 invocation and is kept for warm invocations; boto3 sessions are not thread-safe, so each pair
@@ -21,10 +21,11 @@ RETRY_MODES = ("standard", "adaptive")
 
 @dataclass(frozen=True)
 class AwsClients:
-    """The two clients the function uses."""
+    """The clients the function uses (Lambda: to continue itself asynchronously)."""
 
     glue: Any
     s3: Any
+    lambda_: Any
 
 
 def client_config(max_attempts: int, retry_mode: str, max_pool_connections: int) -> Config:
@@ -67,4 +68,5 @@ def _cached_clients(
     return AwsClients(
         glue=session.client("glue", config=config, endpoint_url=endpoint_url),
         s3=session.client("s3", config=config, endpoint_url=endpoint_url),
+        lambda_=session.client("lambda", config=config, endpoint_url=endpoint_url),
     )

@@ -396,3 +396,75 @@ class GlueWriter:
             outcome.failed[values] = f"{last_reason[values]} (gave up after {self.max_attempts})"
         outcome.incomplete = True
         return outcome
+
+
+# --------------------------------------------------------------------------- retention
+
+_SORTED_FIELDS = ("year", "month", "day", "hour", "minute", "second")
+
+
+def expired_expression(split: KeySplit, cutoff: datetime) -> str | None:
+    """A `GetPartitions` expression that selects every partition whose period starts before
+    `cutoff`, and a few more: the leading time keys that sort as text (or numbers) compared
+    with the cutoff's values, at most, key by key. Check each partition it returns exactly.
+    None when the first time key does not sort that way (then only a full read finds them)."""
+    terms = []
+    for tf in split.fields:
+        literal = _sortable_literal(tf, cutoff)
+        if literal is None or not _SAFE_NAME.fullmatch(tf.key.name):
+            break
+        terms.append((tf.key.name, literal))
+    return _tuple_at_most(terms) if terms else None
+
+
+def find_expired(
+    glue: Any,
+    database: str,
+    table: str,
+    split: KeySplit,
+    cutoff: datetime,
+    expired: Callable[[list[str]], bool],
+) -> list[dict[str, Any]]:
+    """The registered partitions that `expired` confirms, read with `expired_expression`."""
+    expression = expired_expression(split, cutoff)
+    return [p for p in get_partitions(glue, database, table, expression) if expired(p["Values"])]
+
+
+def _sortable_literal(tf: TimeField, moment: datetime) -> str | None:
+    """The moment as this key writes it, when the key's values sort in time order: a calendar
+    field (zero-padded as text), or a date format whose fields run from the year down with fixed
+    widths (`yyyy-MM-dd`, `yyyy/MM/dd/HH`, `yyyyMMdd`). None otherwise."""
+    numeric = tf.key.type.strip().lower() in INT_TYPES
+    if tf.calendar_field is not None:
+        number = getattr(moment, tf.calendar_field)
+        return (
+            str(number)
+            if numeric
+            else _quote(str(number).zfill(_CALENDAR_WIDTH[tf.calendar_field]))
+        )
+    fmt = tf.fmt
+    if fmt is None or fmt.fields != list(_SORTED_FIELDS[: len(fmt.fields)]):
+        return None
+    widths = [text for kind, text in fmt.tokens if kind == "field"]
+    if widths[0] != "yyyy" or any(len(w) != 2 for w in widths[1:]):
+        return None
+    text = fmt.format(moment)
+    return text if numeric and text.isdigit() else _quote(text)
+
+
+def _tuple_at_most(terms: list[tuple[str, str]]) -> str:
+    """`(a, b, c) <= (A, B, C)` without tuple syntax or NOT, which Glue refuses:
+    `a <= A AND (a < A OR b <= B) AND (a < A OR b < B OR c <= C)`."""
+    clauses = []
+    for i, (name, literal) in enumerate(terms):
+        options = [f"{n} < {v}" for n, v in terms[:i]] + [f"{name} <= {literal}"]
+        clauses.append(options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")")
+    return " AND ".join(clauses)
+
+
+def get_databases(glue: Any) -> list[str]:
+    """The names of every database of the catalog (paginated), for event mode's table index."""
+    names: list[str] = []
+    for page in glue.get_paginator("get_databases").paginate():
+        names.extend(d["Name"] for d in page.get("DatabaseList", ()))
+    return names

@@ -18,6 +18,7 @@ from modules import S3PrefixGeneration as s3p
 from modules.AwsClientObj import AwsClients
 from modules.ProcessLogger import get_logger
 from modules.Settings import Options, Settings
+from modules.TableControl import Expiry, TableControl, freshness
 from modules.TableReport import COUNTS, TableResult
 from modules.TableScan import TableScan
 from modules.TimeKeys import KeySplit, PartitionKey, split_keys
@@ -78,6 +79,8 @@ class _TableSync:
         self.result = result
 
     def run(self) -> None:
+        if self._switched_off():
+            return
         table, result = self.table, self.result
         keys = [
             PartitionKey(k["Name"], k.get("Type", "string"))
@@ -111,6 +114,7 @@ class _TableSync:
         )
         if not split.has_time and registered:  # names and types say nothing: try the values
             split = split_keys(keys, params, [p["Values"] for p in registered[:50]])
+        self._use_keys(split, params)
         layout = s3p.detect_layout(
             location, keys, params, self.now, self._sample_paths(location, registered, params)
         )
@@ -164,8 +168,11 @@ class _TableSync:
         result.scan_reason = scan.whole_reason
         self._record_discovery(layout, discovery, known)
         self._record_created(outcome)
+        result.expired = creator.expired
+        self._expire(known)
         if self.options.mode == "sync":
             self._remove_gone(layout, discovery, known, scan.roots)
+        self._record_freshness(layout, known, outcome, creator)
         get_logger().info(
             "table synced",
             extra={
@@ -179,8 +186,87 @@ class _TableSync:
                 "registered_read": len(known),
                 "list_calls": discovery.list_calls,
                 "counts": {c: getattr(result, c) for c in COUNTS},
+                "newest": result.newest,
+                "lag_seconds": result.lag_seconds,
             },
         )
+
+    # ---------------------------------------------------------------- table control
+
+    def _switched_off(self) -> bool:
+        """Read the table's properties (ValueError names a bad one); True when
+        `discover.partitions=false` asks to leave the table alone."""
+        self.control = TableControl.from_parameters(self.table.get("Parameters") or {})
+        if self.control.discover:
+            return False
+        self.result.status = "skipped"
+        self.result.errors.append("discover.partitions=false: the table is left alone")
+        return True
+
+    def _use_keys(self, split: KeySplit, params: dict[str, str]) -> None:
+        """Check the properties against the table's time keys; set this run's expiry test."""
+        self.control.check_keys(split, params)
+        self.split = split
+        self.expiry: Expiry | None = self.control.expiry(split, self.now)
+
+    def _expire(self, known: dict[tuple, Any]) -> None:
+        """Retention: remove the catalog entries past the table's retention period (never S3
+        data), found with an expression on the time keys; a dry run lists them instead. No
+        SYNC_MAX_REMOVE_FRACTION here: retention removes by intent."""
+        if self.expiry is None:
+            return
+        result = self.result
+        expired = glue_api.find_expired(
+            self.glue, self.database, self.name, self.split, self.expiry.cutoff, self.expiry
+        )
+        removed = [tuple(p["Values"]) for p in expired]
+        if self.options.dry_run:
+            result.would_expire = sorted(
+                p["StorageDescriptor"].get("Location", "") for p in expired
+            )
+        else:
+            outcome = self.work.writer.delete(self.database, self.name, sorted(removed))
+            removed = outcome.done + outcome.already
+            result.failed += len(outcome.failed)
+            for values, reason in sorted(outcome.failed.items()):
+                result.problem(f"removing expired partition {list(values)} failed: {reason}")
+        result.expired += len(removed)
+        for values in removed:
+            known.pop(values, None)
+
+    def _record_freshness(
+        self,
+        layout: s3p.Layout,
+        known: dict[tuple, Any],
+        outcome: glue_api.WriteOutcome | int,
+        creator: _OrderedCreator,
+    ) -> None:
+        """The newest partition registered after the run, its lag, and whether it is stale."""
+        created = creator.added if isinstance(outcome, int) else [*outcome.done, *outcome.already]
+        fresh = freshness(
+            self.split,
+            [*known, *created],
+            self.now,
+            self.control.max_lag,
+            lambda values: layout.path_of(list(values)),
+        )
+        result = self.result
+        result.newest, result.lag_seconds, result.stale = (
+            fresh.newest,
+            fresh.lag_seconds,
+            fresh.stale,
+        )
+        if fresh.stale:
+            get_logger().warning(
+                "table is stale",
+                extra={
+                    "database": self.database,
+                    "table": self.name,
+                    "newest": fresh.newest,
+                    "lag_seconds": fresh.lag_seconds,
+                    "max_lag_seconds": int(self.control.max_lag.total_seconds()),
+                },
+            )
 
     # ---------------------------------------------------------------- S3 side
 
@@ -335,6 +421,9 @@ class _OrderedCreator:
         self.chunks: list[Future[glue_api.WriteOutcome]] = []
         self.halted = False
         self.lock = threading.Lock()  # branches are listed at once, each adding its partitions
+        self.expiry = sync.expiry
+        self.expired = 0  # found in S3 but past the retention period: never registered
+        self.added: list[tuple[str, ...]] = []
 
     def add(self, values: tuple[str, ...], prefix: str) -> None:
         """Queue a partition found in S3 unless it is registered already. Chunks may mix
@@ -343,7 +432,11 @@ class _OrderedCreator:
             return
         location = f"s3://{self.bucket}/{prefix}"
         with self.lock:
+            if self.expiry is not None and self.expiry(values):
+                self.expired += 1
+                return
             self.count += 1
+            self.added.append(values)
             if self.dry_run:
                 return
             self.batch.append(self.build(values, location))

@@ -7,11 +7,14 @@ from any one of them.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 MODES = ("add", "sync")
+# CloudWatch namespaces: these characters, at most 255 of them; `AWS/` is reserved for AWS.
+_NAMESPACE = re.compile(r"[0-9A-Za-z._/#: -]{1,255}")
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,11 @@ class Settings:
     template_max_candidates: int = 100
     max_branches: int = 1000
     max_reported_errors: int = 20
+    event_databases: str = ""  # comma-separated; empty: every database matching the pattern
+    table_index_ttl_seconds: float = 300.0
+    metrics_namespace: str = "GlueCatalogPartitionManagement"
+    continue_async: bool = False
+    max_continuations: int = 10
 
     ENV: ClassVar[dict[str, str]] = {
         "database_pattern": "RAW_DATABASE_PATTERN",
@@ -44,6 +52,11 @@ class Settings:
         "template_max_candidates": "TEMPLATE_MAX_CANDIDATES",
         "max_branches": "MAX_BRANCHES",
         "max_reported_errors": "MAX_REPORTED_ERRORS",
+        "event_databases": "EVENT_DATABASES",
+        "table_index_ttl_seconds": "TABLE_INDEX_TTL_SECONDS",
+        "metrics_namespace": "METRICS_NAMESPACE",
+        "continue_async": "CONTINUE_ASYNC",
+        "max_continuations": "MAX_CONTINUATIONS",
     }
 
     @classmethod
@@ -56,10 +69,11 @@ class Settings:
                 continue
             kind = type(f.default)
             try:
-                values[f.name] = kind(raw)
+                values[f.name] = _boolean(raw) if kind is bool else kind(raw)
             except ValueError:
                 name = cls.ENV[f.name]
-                raise ValueError(f"{name}={raw!r} is not a valid {kind.__name__}") from None
+                what = "true or false" if kind is bool else f"a valid {kind.__name__}"
+                raise ValueError(f"{name}={raw!r} is not {what}") from None
         settings = cls(**values)
         settings.validate()
         return settings
@@ -82,6 +96,44 @@ class Settings:
             raise ValueError("TIME_MARGIN_SECONDS and RETRY_BASE_DELAY_SECONDS cannot be negative")
         if self.retry_mode not in ("standard", "adaptive"):
             raise ValueError("RETRY_MODE must be 'standard' or 'adaptive'")
+        if self.table_index_ttl_seconds < 0:
+            raise ValueError("TABLE_INDEX_TTL_SECONDS cannot be negative")
+        try:
+            pattern = re.compile(self.database_pattern)
+        except re.error as exc:
+            raise ValueError(f"RAW_DATABASE_PATTERN is not a valid regex: {exc}") from None
+        names = [n.strip() for n in self.event_databases.split(",")] if self.event_databases else []
+        if any(not n for n in names):
+            raise ValueError(f"EVENT_DATABASES={self.event_databases!r} holds an empty name")
+        refused = [n for n in names if not pattern.search(n)]
+        if refused:
+            raise ValueError(
+                f"EVENT_DATABASES names {', '.join(refused)}, which do not match "
+                f"RAW_DATABASE_PATTERN {self.database_pattern!r}"
+            )
+        if self.max_continuations < 0:
+            raise ValueError("MAX_CONTINUATIONS cannot be negative")
+        if not _NAMESPACE.fullmatch(self.metrics_namespace) or self.metrics_namespace.startswith(
+            "AWS/"
+        ):
+            raise ValueError(
+                f"METRICS_NAMESPACE={self.metrics_namespace!r} is not a CloudWatch namespace: "
+                "1-255 of A-Z a-z 0-9 . - _ / # : and space, not starting with AWS/"
+            )
+
+    @property
+    def event_database_names(self) -> list[str]:
+        """EVENT_DATABASES as a list (empty: find the RAW databases with GetDatabases)."""
+        if not self.event_databases:
+            return []
+        return list(dict.fromkeys(n.strip() for n in self.event_databases.split(",")))
+
+
+def _boolean(raw: str) -> bool:
+    """`true` or `false` in any case; anything else is a mistake, not a silent default."""
+    if raw.lower() not in ("true", "false"):
+        raise ValueError(raw)
+    return raw.lower() == "true"
 
 
 @dataclass(frozen=True)
@@ -92,3 +144,4 @@ class Options:
     dry_run: bool = False
     mode: str = "add"
     force: bool = False
+    continuation_depth: int = 0  # links of self-continuation before this run

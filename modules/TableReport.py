@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-COUNTS = ("discovered", "created", "existing", "skipped", "failed", "removed")
+COUNTS = ("discovered", "created", "existing", "skipped", "failed", "removed", "expired")
+# What the summary's totals add up over the tables: the counts, and how many tables are stale.
+TOTALS = (*COUNTS, "stale")
 
 
 @dataclass
@@ -25,11 +27,16 @@ class TableResult:
     skipped: int = 0
     failed: int = 0
     removed: int = 0
+    expired: int = 0  # past the retention period: removed from the catalog, or not registered
     errors: list[str] = field(default_factory=list)
     fatal: bool = False
     problems: int = 0
     would_remove: list[str] | None = None
     removal_refused: bool | None = None
+    would_expire: list[str] | None = None  # dry run: locations retention would remove
+    newest: list[str] | None = None  # values of the newest registered partition after the run
+    lag_seconds: int | None = None  # now minus the end of the newest partition's period
+    stale: bool = False  # lag over the table's partition.max.lag
 
     @classmethod
     def failure(cls, database: str, table: str | None, message: str) -> TableResult:
@@ -52,7 +59,9 @@ class TableResult:
         """Settle the status from what was recorded."""
         if self.status == "skipped":
             return self
-        if self.fatal or (self.failed and not (self.created or self.removed or self.existing)):
+        if self.fatal or (
+            self.failed and not (self.created or self.removed or self.existing or self.expired)
+        ):
             self.status = "failed"
         elif self.problems:
             self.status = "partial"
@@ -68,6 +77,9 @@ class TableResult:
             "branches": self.branches,
             "status": self.status,
             **{c: getattr(self, c) for c in COUNTS},
+            "newest": self.newest,
+            "lag_seconds": self.lag_seconds,
+            "stale": self.stale,
             "errors": self.errors[:max_errors],
         }
         if len(self.errors) > max_errors:
@@ -78,4 +90,8 @@ class TableResult:
             entry["would_remove"] = self.would_remove[:max_errors]
         if self.removal_refused is not None:
             entry["removal_refused"] = self.removal_refused
+        if self.would_expire is not None:
+            entry["would_expire"] = self.would_expire[:max_errors]
+            if len(self.would_expire) > max_errors:
+                entry["would_expire"].append(f"… and {len(self.would_expire) - max_errors} more")
         return entry

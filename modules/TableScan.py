@@ -22,8 +22,11 @@ from modules import S3PrefixGeneration as s3p
 from modules.TimeKeys import KeySplit
 
 Sink = Callable[[tuple[str, ...], str], None]
-# A full scan walks the directories when at most this many are unregistered and need a data check.
+# A full scan walks the directories when at most this many are unregistered and need a data check,
+# and when a directory listing returns at least this many partitions on average (otherwise, with
+# many small branches, listing the objects takes fewer calls).
 _WALK_MAX_CHECKS = 200
+_WALK_MIN_YIELD = 10
 Partition = dict[str, Any]
 
 
@@ -95,15 +98,7 @@ class TableScan:
         """The table's branches; None (with `whole_reason`) when it has none or too many."""
         if not self.split.branch:
             return None
-        listing = s3l.list_branches(
-            self.s3,
-            self.layout,
-            len(self.split.branch),
-            self.pool,
-            exclude=self.nested(self.layout.list_prefix),
-            limit=self.max_branches,
-            enums=self.enums,
-        )
+        listing = self._levels(len(self.split.branch), self.max_branches, self.enums)
         if listing is None:
             self.whole_reason = "branch directories cannot be listed one level at a time"
             return None
@@ -112,6 +107,20 @@ class TableScan:
             return listing
         self.branches = len(listing.branches)
         return listing
+
+    def _levels(
+        self, count: int, limit: int, enums: dict[str, list[str]] | None = None
+    ) -> s3l.BranchListing | None:
+        """The directories of the first `count` key levels, at most `limit` of them."""
+        return s3l.list_branches(
+            self.s3,
+            self.layout,
+            count,
+            self.pool,
+            exclude=self.nested(self.layout.list_prefix),
+            limit=limit,
+            enums=enums,
+        )
 
     def _newest_by_branch(self, registered: list[Partition]) -> dict[tuple[str, ...], str]:
         newest: dict[tuple[str, ...], str] = {}
@@ -139,14 +148,12 @@ class TableScan:
         in directories that are not registered: adding never needs to know whether a registered
         partition still holds data. None when the layout cannot be walked level by level, or so
         much is unregistered (a backfill) that listing the objects is cheaper."""
-        listing = s3l.list_branches(
-            self.s3,
-            self.layout,
-            len(self.layout.keys),
-            self.pool,
-            exclude=self.nested(self.layout.list_prefix),
-            limit=len(registered) + _WALK_MAX_CHECKS,
-        )
+        own = self.layout.list_prefix
+        paths = [p for p in map(self.path_of, registered) if p.startswith(own)]
+        parents = {path[: i + 1] for path in paths for i in _slashes(path, len(own) - 1)[:-1]}
+        if len(paths) < _WALK_MIN_YIELD * max(1, len(parents)):
+            return None
+        listing = self._levels(len(self.layout.keys), len(registered) + _WALK_MAX_CHECKS)
         if listing is None or listing.capped:
             return None
         if listing.error:
@@ -257,6 +264,11 @@ class TableScan:
                     s3p.describe(exc)
                 )
         return found
+
+
+def _slashes(path: str, start: int) -> list[int]:
+    """Positions of the `/` in `path` from `start` on: the ends of its directories."""
+    return [i for i in range(start, len(path)) if path[i] == "/"]
 
 
 def _failed(listing: s3l.BranchListing) -> s3l.Discovery:

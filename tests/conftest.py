@@ -10,12 +10,14 @@ import shutil
 import sys
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
+from botocore.awsrequest import AWSResponse
 from moto.server import ThreadedMotoServer
 
 REGION = "us-east-1"
@@ -150,6 +152,61 @@ class FakeContext:
         value = self.remaining_ms
         self.remaining_ms -= self.step_ms
         return value
+
+
+FUNCTION_ARN = f"arn:aws:lambda:{REGION}:123456789012:function:partition-sync:live"
+
+
+@dataclass
+class LambdaContext(FakeContext):
+    """A FakeContext that also names the function, as Lambda's context does."""
+
+    invoked_function_arn: str = FUNCTION_ARN
+
+
+class _EmptyBody:
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield b""
+
+    def read(self, *_: Any) -> bytes:
+        return b""
+
+
+@contextmanager
+def lambda_invokes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[str, Any]]]:
+    """Play Lambda's asynchronous invoke at the handler's Lambda client (moto needs docker to
+    run `invoke`): each call is answered 202 Accepted and its parameters are recorded, with the
+    payload decoded, for the test to run the handler with."""
+    import main
+
+    original = main.get_clients
+    invokes: list[dict[str, Any]] = []
+    hooked: list[Any] = []
+
+    def accept(request: Any, **_: Any) -> AWSResponse:
+        return AWSResponse(request.url, 202, {}, _EmptyBody())
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        invokes.append({**params, "Payload": json.loads(params["Payload"])})
+
+    def get_clients(*args: Any) -> Any:
+        clients = original(*args)
+        events = clients.lambda_.meta.events
+        events.register("before-send.lambda.Invoke", accept, unique_id="test-invoke-send")
+        events.register("before-parameter-build.lambda.Invoke", record, unique_id="test-invoke")
+        hooked.append(clients.lambda_)
+        return clients
+
+    monkeypatch.setattr(main, "get_clients", get_clients)
+    try:
+        yield invokes
+    finally:
+        monkeypatch.setattr(main, "get_clients", original)
+        for client in hooked:
+            client.meta.events.unregister("before-send.lambda.Invoke", unique_id="test-invoke-send")
+            client.meta.events.unregister(
+                "before-parameter-build.lambda.Invoke", unique_id="test-invoke"
+            )
 
 
 def venv_tool(name: str) -> str:

@@ -398,3 +398,17 @@ def test_pyarrow_partition_values_round_trip(aws: Aws, tmp_path: Path) -> None:
     read = ds.dataset(str(tmp_path), partitioning="hive").to_table().to_pydict()
     assert sorted(read["category"]) == sorted(values)
     assert catalog[("naïve",)] == "s3://lake/arrow/category=na%C3%AFve/"
+
+
+def test_first_run_of_a_branch_table_reads_the_layout_from_its_branches(aws: Aws) -> None:
+    """Nothing registered: the branch directories decide Hive, and every branch is listed."""
+    registered, new = dynamic(aws, 4, 2)
+    aws.glue.batch_delete_partition(
+        DatabaseName=DB,
+        TableName="dyn",
+        PartitionsToDelete=[{"Values": list(v)} for v in registered],
+    )
+    summary = main.lambda_handler({"databases": [DB]}, None)
+    dyn = entry(summary, "dyn")
+    assert aws.partitions(DB, "dyn") == registered | new, dumps(dyn)
+    assert (dyn["layout"], dyn["scan"], dyn["branches"]) == ("hive", "full", 4)

@@ -304,7 +304,7 @@ def hooked_clients(
 
     def get_clients(*args: Any) -> Any:
         clients = original(*args)
-        for client in (clients.glue, clients.s3):
+        for client in (clients.glue, clients.s3, clients.lambda_):
             for event, handler in hooks.items():
                 client.meta.events.register(event, handler, unique_id=f"test-{event}")
             hooked.append(client)
@@ -328,7 +328,8 @@ def crash(
 
     `after_answers`: right after the n-th BatchCreatePartition answer (Glue has created those
     partitions; the handler never hears of it). `lowest_of`: when the batch holding table
-    `lowest_of`'s lowest partition is about to be sent, after a pause that lets any write
+    `lowest_of`'s lowest partition is about to be sent (its branches are listed at once, so that
+    partition need not lead its batch), after a pause that lets any write
     running beside it finish (a crash with that batch in flight)."""
     state: dict[str, Any] = {"answers": 0, "dead": False}
 
@@ -337,7 +338,7 @@ def crash(
         if (
             model.name == "BatchCreatePartition"
             and params.get("TableName") == lowest_of
-            and batch[0].get("Values") == list(state.setdefault("lowest", ()))
+            and any(p.get("Values") == list(state.setdefault("lowest", ())) for p in batch)
         ):
             time.sleep(1.0)
             state["dead"] = True

@@ -3,7 +3,9 @@ the RAW databases' resources only, and a refused database makes no call at all.
 
 The handler's calls are recorded by a botocore hook on its clients over runs that take every
 path that reaches AWS (three layouts, full and incremental scans, template date checks, sync
-removals, a partition located outside its table, dry run), and the code is read for calls too.
+removals, a partition located outside its table, dry run, a run that continues itself,
+event mode), and the code is read for calls too. The SQS actions are the event source
+mapping's, which reads the queue with the function's role.
 """
 
 from __future__ import annotations
@@ -18,22 +20,37 @@ import boto3
 import pytest
 
 import main
-from tests.conftest import REGION, Aws
+from modules import EventSync
+from tests.conftest import FUNCTION_ARN, REGION, Aws, LambdaContext, lambda_invokes
 from tests.test_faults import BUCKET, DATABASE, build_lake, hooked_clients, proxied, seed_objects
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_PATH = ROOT / "iam" / "lambda-policy.json"
 ACCOUNT = "123456789012"
-PLACEHOLDERS = {"${Region}": REGION, "${AccountId}": ACCOUNT, "${DataBucket}": BUCKET}
+FUNCTION = FUNCTION_ARN.split(":")[6]
+QUEUE = "raw-object-created"
+PLACEHOLDERS = {
+    "${Region}": REGION,
+    "${AccountId}": ACCOUNT,
+    "${DataBucket}": BUCKET,
+    "${FunctionName}": FUNCTION,
+    "${EventQueue}": QUEUE,
+}
 # The IAM action behind each API operation the function may call.
 IAM_ACTION = {
+    ("glue", "GetDatabases"): "glue:GetDatabases",
     ("glue", "GetTables"): "glue:GetTables",
     ("glue", "GetPartitions"): "glue:GetPartitions",
     ("glue", "BatchCreatePartition"): "glue:BatchCreatePartition",
     ("glue", "BatchDeletePartition"): "glue:BatchDeletePartition",
     ("s3", "ListObjectsV2"): "s3:ListBucket",
     ("s3", "ListObjects"): "s3:ListBucket",
+    ("lambda", "Invoke"): "lambda:InvokeFunction",
 }
+# The attribute each client has in modules/AwsClientObj.AwsClients.
+CLIENT_ATTRIBUTE = {"glue": "glue", "s3": "s3", "lambda": "lambda_"}
+# What the event source mapping does with the function's role (documented by AWS for SQS sources).
+EVENT_SOURCE_MAPPING = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 
 Call = tuple[str, str, dict[str, Any]]  # service, operation, API parameters
 
@@ -54,7 +71,14 @@ def required_resources(service: str, params: dict[str, Any]) -> list[str]:
     """The resource ARNs IAM checks for a call (Glue: catalog, database, table)."""
     if service == "s3":
         return [f"arn:aws:s3:::{params['Bucket']}"]
+    if service == "lambda":
+        function = params["FunctionName"]
+        if not function.startswith("arn:"):
+            function = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{function}"
+        return [function + (f":{params['Qualifier']}" if params.get("Qualifier") else "")]
     glue = f"arn:aws:glue:{REGION}:{ACCOUNT}"
+    if "DatabaseName" not in params:  # GetDatabases: the catalog's databases
+        return [f"{glue}:catalog"]
     database = params["DatabaseName"]
     table = params.get("TableName", "*")
     return [f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/{table}"]
@@ -76,16 +100,16 @@ def allowed(policy: dict[str, Any], action: str, resource: str) -> bool:
 
 def operations_in_code() -> set[tuple[str, str]]:
     """The (service, operation) pairs the code can call, read from main.py and modules/."""
-    clients = {"glue": boto3.client("glue", region_name=REGION)}
-    clients["s3"] = boto3.client("s3", region_name=REGION)
+    clients = {s: boto3.client(s, region_name=REGION) for s in CLIENT_ATTRIBUTE}
     found = set()
     for path in [ROOT / "main.py", *sorted((ROOT / "modules").glob("*.py"))]:
         text = path.read_text()
         for service, client in clients.items():
-            names = re.findall(rf"\b{service}\.get_paginator\(\"(\w+)\"\)", text)
+            name = CLIENT_ATTRIBUTE[service]
+            names = re.findall(rf"\b{name}\.get_paginator\(\"(\w+)\"\)", text)
             names += [
                 n
-                for n in re.findall(rf"\b{service}\.(\w+)\(", text)
+                for n in re.findall(rf"\b{name}\.(\w+)\(", text)
                 if n not in ("get_paginator", "meta")
             ]
             found |= {(service, client.meta.method_to_api_mapping[n]) for n in names}
@@ -104,7 +128,7 @@ def recorded(monkeypatch: pytest.MonkeyPatch) -> list[Call]:
         yield calls
 
 
-def run_every_path(aws: Aws) -> None:
+def run_every_path(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     """Runs that reach every AWS call of the handler."""
     lake = build_lake(aws)  # three layouts; some tables new (full scan), some incremental
     assert main.lambda_handler({"databases": [DATABASE]}, None)["status"] == "succeeded"
@@ -126,12 +150,33 @@ def run_every_path(aws: Aws) -> None:
     assert main.lambda_handler(sync, None)["totals"]["removed"] == 1
     assert main.lambda_handler({"databases": [DATABASE], "full_scan": True}, None)
     assert lake.catalog() == lake.expected
+    # Out of time at once: the tables are handed on to the function itself.
+    monkeypatch.setenv("CONTINUE_ASYNC", "true")
+    with lambda_invokes(monkeypatch) as invokes:
+        summary = main.lambda_handler({"databases": [DATABASE]}, LambdaContext(0))
+    assert summary["handed_on"] and len(invokes) == 1
+    # Event mode: the table index (GetDatabases, GetTables) and direct creates.
+    key = "hive_hourly/dt=2019-12-31/hour=23/part-0.json"
+    seed_objects(BUCKET, [key])
+    event = {
+        "Records": [
+            {
+                "eventSource": "aws:s3",
+                "eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": BUCKET}, "object": {"key": key}},
+            }
+        ]
+    }
+    EventSync.INDEX.clear()
+    assert main.lambda_handler(event, None)["totals"]["created"] == 1
 
 
-def test_policy_grants_exactly_what_the_handler_calls(aws: Aws, recorded: list[Call]) -> None:
+def test_policy_grants_exactly_what_the_handler_calls(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, recorded: list[Call]
+) -> None:
     """Each recorded call is granted on the resources it names; every granted action was
     called; and the code holds no call the runs did not make."""
-    run_every_path(aws)
+    run_every_path(aws, monkeypatch)
     policy = load_policy()
     operations = {(service, op) for service, op, _ in recorded}
     assert operations == operations_in_code(), "a call in the code was never exercised"
@@ -141,7 +186,11 @@ def test_policy_grants_exactly_what_the_handler_calls(aws: Aws, recorded: list[C
         for resource in required_resources(service, params):
             assert allowed(policy, action, resource), f"{action} on {resource} is not granted"
     granted = {a for s in policy["Statement"] for a in _listed(s["Action"])}
-    assert granted == {IAM_ACTION[o] for o in operations}, "the policy grants an unused action"
+    expected = {IAM_ACTION[o] for o in operations} | EVENT_SOURCE_MAPPING
+    assert granted == expected, "the policy grants an unused action"
+    for action in EVENT_SOURCE_MAPPING:
+        assert allowed(policy, action, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE}")
+        assert not allowed(policy, action, f"arn:aws:sqs:{REGION}:{ACCOUNT}:other-queue")
 
 
 def test_policy_is_scoped_to_raw_databases_and_the_data_buckets() -> None:
@@ -163,6 +212,10 @@ def test_policy_is_scoped_to_raw_databases_and_the_data_buckets() -> None:
         required_resources("glue", {"DatabaseName": "raw_sales", "TableName": "orders"})[2],
     )
     assert not allowed(policy, "s3:ListBucket", "arn:aws:s3:::some-other-bucket")
+    lambda_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function"
+    assert allowed(policy, "lambda:InvokeFunction", f"{lambda_arn}:{FUNCTION}:live")
+    for other in (f"{FUNCTION}-other", f"{FUNCTION}-other:live", "parent"):
+        assert not allowed(policy, "lambda:InvokeFunction", f"{lambda_arn}:{other}")
     assert not allowed(policy, "s3:GetObject", f"arn:aws:s3:::{BUCKET}/x")
     text = POLICY_PATH.read_text()
     assert set(re.findall(r"\$\{\w+\}", text)) == set(PLACEHOLDERS)

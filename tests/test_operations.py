@@ -1,0 +1,334 @@
+"""Running it over a whole lake: CloudWatch metrics checked against the EMF specification and the
+summary, a self-continued chain of invocations ending with the same catalog as one long run,
+continuation_depth and MAX_CONTINUATIONS, and no table starving over repeated short runs. The
+handler runs against the moto server over HTTP; Lambda's asynchronous invoke is played by the
+test (moto needs docker to run it): the recorded payloads are handed to the handler."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+import main
+from modules.Continuation import rotated
+from tests.conftest import FUNCTION_ARN, Aws, FakeContext, LambdaContext, dumps, lambda_invokes
+
+ROOT = Path(__file__).resolve().parent.parent
+BUCKET = "ops-lake"
+NOW = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+TABLES = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot")
+
+# The CloudWatch Embedded Metric Format specification, as a JSON schema (the `_aws` block);
+# the target members (dimension values, metric values) are checked in `check_emf`.
+UNITS = [
+    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes",
+    "Terabytes", "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count",
+    "Bytes/Second", "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second",
+    "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second", "Gigabits/Second",
+    "Terabits/Second", "Count/Second", "None",
+]  # fmt: skip
+EMF_SCHEMA = {
+    "type": "object",
+    "required": ["_aws"],
+    "properties": {
+        "_aws": {
+            "type": "object",
+            "required": ["Timestamp", "CloudWatchMetrics"],
+            "properties": {
+                "Timestamp": {"type": "integer", "minimum": 0},
+                "CloudWatchMetrics": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "required": ["Namespace", "Dimensions", "Metrics"],
+                        "properties": {
+                            "Namespace": {"type": "string", "minLength": 1, "maxLength": 1024},
+                            "Dimensions": {
+                                "type": "array",
+                                "items": {
+                                    "type": "array",
+                                    "maxItems": 30,
+                                    "items": {"type": "string", "minLength": 1},
+                                },
+                            },
+                            "Metrics": {
+                                "type": "array",
+                                "maxItems": 100,
+                                "items": {
+                                    "type": "object",
+                                    "required": ["Name"],
+                                    "properties": {
+                                        "Name": {"type": "string", "minLength": 1},
+                                        "Unit": {"enum": UNITS},
+                                        "StorageResolution": {"enum": [1, 60]},
+                                    },
+                                },
+                            },
+                        },
+                    },
+                },
+            },
+        }
+    },
+}
+
+
+def check_emf(document: dict[str, Any]) -> dict[str, float]:
+    """Validate one EMF document; return its metric values (one value each)."""
+    jsonschema.validate(document, EMF_SCHEMA)
+    directive = document["_aws"]["CloudWatchMetrics"][0]
+    for dimension in (d for group in directive["Dimensions"] for d in group):
+        assert isinstance(document[dimension], str), dimension  # a target member
+    values = {}
+    for metric in directive["Metrics"]:
+        value = document[metric["Name"]]
+        value = value if isinstance(value, list) else [value]
+        assert len(value) == 1 and all(isinstance(v, int | float) for v in value), metric
+        values[metric["Name"]] = value[0]
+    return values
+
+
+def emf_documents(text: str) -> list[dict[str, Any]]:
+    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    return [line for line in lines if "_aws" in line]
+
+
+def table(aws: Aws, database: str, name: str, hours: int, params: dict[str, str]) -> None:
+    """A Hive table dt/hour with data for the last `hours` hours."""
+    aws.table(database, name, f"s3://{BUCKET}/{database}/{name}/", ["dt", "hour"], params)
+    stamps = [NOW - timedelta(hours=h) for h in range(hours, 0, -1)]
+    aws.put(BUCKET, [f"{database}/{name}/dt={h:%Y-%m-%d}/hour={h:%H}/p.json" for h in stamps])
+
+
+def lake(aws: Aws, database: str = "raw_ops") -> None:
+    aws.bucket(BUCKET)
+    aws.database(database)
+    for i, name in enumerate(TABLES):
+        table(aws, database, name, 3 + i, {})
+
+
+def catalog(aws: Aws, database: str = "raw_ops") -> dict[str, dict[tuple[str, ...], str]]:
+    return {t: aws.partitions(database, t) for t in TABLES}
+
+
+def drop_partitions(aws: Aws, database: str = "raw_ops") -> None:
+    for name, partitions in catalog(aws, database).items():
+        values = [{"Values": list(v)} for v in partitions]
+        for i in range(0, len(values), 25):
+            aws.glue.batch_delete_partition(
+                DatabaseName=database, TableName=name, PartitionsToDelete=values[i : i + 25]
+            )
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def test_metrics_follow_emf_and_match_the_summary(
+    aws: Aws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("METRICS_NAMESPACE", "Lake/Partitions")
+    aws.bucket(BUCKET)
+    for database in ("raw_one", "raw_two"):
+        aws.database(database)
+    table(aws, "raw_one", "ok", 5, {"partition.retention.period": "2h"})
+    table(aws, "raw_one", "late", 3, {"partition.max.lag": "1m"})
+    table(aws, "raw_one", "typo", 3, {"discover.partitions": "ture"})
+    aws.put(BUCKET, ["raw_one/ok/not-a-partition/p.json"])  # skipped
+    table(aws, "raw_two", "other", 2, {})
+    capsys.readouterr()
+    summary = main.lambda_handler({"databases": ["raw_one", "raw_two"]}, None)
+    documents = emf_documents(capsys.readouterr().out)
+    assert [d["database"] for d in documents] == ["raw_one", "raw_two"], documents
+    for document in documents:
+        values = check_emf(document)
+        directive = document["_aws"]["CloudWatchMetrics"][0]
+        assert directive["Namespace"] == "Lake/Partitions"
+        assert directive["Dimensions"] == [["database", "service"]]
+        units = {m["Name"]: m["Unit"] for m in directive["Metrics"]}
+        assert units.pop("MaxLagSeconds") == "Seconds" and set(units.values()) == {"Count"}
+        tables = [t for t in summary["tables"] if t["database"] == document["database"]]
+        expected = {
+            "PartitionsCreated": sum(t["created"] for t in tables),
+            "PartitionsFailed": sum(t["failed"] for t in tables),
+            "PartitionsRemoved": sum(t["removed"] for t in tables),
+            "PartitionsExpired": sum(t["expired"] for t in tables),
+            "PathsSkipped": sum(t["skipped"] for t in tables),
+            "TablesFailed": sum(t["status"] == "failed" for t in tables),
+            "StaleTables": sum(t["stale"] for t in tables),
+            "MaxLagSeconds": max(t["lag_seconds"] for t in tables if t["lag_seconds"] is not None),
+        }
+        assert values == expected, dumps([values, tables])
+    one = check_emf(documents[0])
+    # `ok`: hours -5 … -1 with a 2 h retention: the newest is kept, 4 expired
+    assert one["TablesFailed"] == 1 and one["StaleTables"] == 1 and one["PartitionsExpired"] == 4
+    assert one["PathsSkipped"] == 1 and one["PartitionsCreated"] == 1 + 3
+    # A dry run emits nothing: its counts are not what happened.
+    main.lambda_handler({"databases": ["raw_one"], "dry_run": True}, None)
+    assert emf_documents(capsys.readouterr().out) == []
+
+
+def test_command_line_keeps_stdout_for_the_summary(aws: Aws) -> None:
+    lake(aws)
+    done = subprocess.run(
+        [sys.executable, "main.py", "--database", "raw_ops"],
+        cwd=ROOT,
+        env={**os.environ, "LOG_LEVEL": "ERROR"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    summary = json.loads(done.stdout)  # the summary alone
+    documents = emf_documents(done.stderr)
+    assert len(documents) == 1
+    assert check_emf(documents[0])["PartitionsCreated"] == summary["totals"]["created"] > 0
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("METRICS_NAMESPACE", "AWS/Glue", "METRICS_NAMESPACE='AWS/Glue' is not a CloudWatch"),
+        ("METRICS_NAMESPACE", "a\tb", "METRICS_NAMESPACE='a\\tb' is not a CloudWatch"),
+        ("CONTINUE_ASYNC", "yes", "CONTINUE_ASYNC='yes' is not true or false"),
+        ("MAX_CONTINUATIONS", "-1", "MAX_CONTINUATIONS cannot be negative"),
+        ("MAX_CONTINUATIONS", "ten", "MAX_CONTINUATIONS='ten' is not a valid int"),
+    ],
+)
+def test_bad_settings_name_the_variable(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValueError) as info:
+        main.lambda_handler({"databases": ["raw_ops"]}, None)
+    assert message in str(info.value)
+
+
+# --------------------------------------------------------------------------- continuation
+
+
+def short_context() -> LambdaContext:
+    """61.5 s left, one second less at each look: with the 60 s margin, two tables start."""
+    return LambdaContext(61_500, 1_000)
+
+
+def test_self_continued_run_ends_with_the_catalog_of_one_long_run(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake(aws)
+    assert main.lambda_handler({"databases": ["raw_ops"]}, None)["remaining"] == []
+    one_long_run = catalog(aws)
+    drop_partitions(aws)
+    assert all(not p for p in catalog(aws).values())
+
+    monkeypatch.setenv("CONTINUE_ASYNC", "true")
+    monkeypatch.setenv("TABLE_CONCURRENCY", "1")
+    monkeypatch.setenv("TIME_MARGIN_SECONDS", "60")
+    started: list[str] = []
+    with lambda_invokes(monkeypatch) as invokes:
+        summary = main.lambda_handler({"databases": ["raw_ops"]}, short_context())
+        links = 1
+        while True:
+            started += [t["table"] for t in summary["tables"]]
+            assert len(invokes) == len(summary["handed_on"]) <= 1, dumps(summary)
+            assert summary["continuation"] == [] and summary["status"] == "succeeded"
+            if not invokes:
+                break
+            call = invokes.pop()
+            function, qualifier = FUNCTION_ARN.rsplit(":", 1)
+            assert (call["FunctionName"], call["Qualifier"]) == (function, qualifier)
+            assert call["InvocationType"] == "Event"
+            assert call["Payload"] == {**summary["handed_on"][0]}
+            assert call["Payload"]["continuation_depth"] == links
+            summary = main.lambda_handler(call["Payload"], short_context())  # Lambda's part
+            links += 1
+    assert sorted(started) == sorted(TABLES)  # each table once
+    assert links == 3  # two tables per link
+    assert catalog(aws) == one_long_run
+
+
+def test_max_continuations_stops_the_chain_with_an_error(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake(aws)
+    monkeypatch.setenv("CONTINUE_ASYNC", "true")
+    monkeypatch.setenv("MAX_CONTINUATIONS", "1")
+    monkeypatch.setenv("TABLE_CONCURRENCY", "1")
+    with lambda_invokes(monkeypatch) as invokes:
+        first = main.lambda_handler({"databases": ["raw_ops"]}, short_context())
+        assert len(invokes) == 1 and first["status"] == "succeeded"
+        second = main.lambda_handler(invokes.pop()["Payload"], short_context())
+    assert invokes == [], "the chain must stop at MAX_CONTINUATIONS"
+    assert second["status"] == "partial" and second["handed_on"] == []
+    assert "continuation_depth 1 reached MAX_CONTINUATIONS 1" in second["errors"][0]
+    left = second["continuation"][0]
+    assert left["continuation_depth"] == 1 and len(left["tables"]) == 2, dumps(second)
+
+
+def test_without_continue_async_nothing_is_invoked(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake(aws)
+    monkeypatch.setenv("TABLE_CONCURRENCY", "1")
+    with lambda_invokes(monkeypatch) as invokes:
+        summary = main.lambda_handler({"databases": ["raw_ops"]}, short_context())
+    assert invokes == [] and summary["handed_on"] == [] and len(summary["continuation"]) == 1
+
+
+@pytest.mark.parametrize("depth", [-1, "1", True, 1.5, None])
+def test_continuation_depth_is_validated(depth: Any) -> None:
+    with pytest.raises(ValueError, match="'continuation_depth' must be a whole number"):
+        main.lambda_handler({"databases": ["raw_ops"], "continuation_depth": depth}, None)
+
+
+# --------------------------------------------------------------------------- starvation
+
+
+def test_rotation_reaches_every_position_over_short_runs() -> None:
+    """Runs every 15 minutes, each finishing k of n jobs: every job starts within a few
+    rounds of n/k runs, for any n and k."""
+    start = datetime(2026, 3, 1, 0, 0)
+    for n in (2, 3, 7, 10, 50, 101):
+        for k in (1, 2, 3, 7):
+            if k >= n:
+                continue
+            jobs = list(range(n))
+            waited = {j: None for j in jobs}
+            for run in range(4 * n // k + 4):
+                for job in rotated(jobs, start + timedelta(minutes=15 * run))[:k]:
+                    if waited[job] is None:
+                        waited[job] = run
+            assert None not in waited.values(), (n, k, waited)
+
+
+def test_no_table_starves_over_repeated_short_runs(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake(aws)
+    monkeypatch.setenv("TABLE_CONCURRENCY", "1")
+    monkeypatch.setenv("TIME_MARGIN_SECONDS", "60")
+    clock = {"now": datetime.now(UTC)}
+
+    class Clock(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+            return clock["now"]
+
+    monkeypatch.setattr(main, "datetime", Clock)
+    started: dict[str, int] = {}
+    for run in range(8):  # a schedule every 15 minutes whose runs are always cut
+        summary = main.lambda_handler({"databases": ["raw_ops"]}, FakeContext(61_500, 1_000))
+        assert len(summary["tables"]) == 2 and len(summary["remaining"]) == 4
+        for entry in summary["tables"]:
+            started.setdefault(entry["table"], run)
+        clock["now"] += timedelta(minutes=15)
+    assert set(started) == set(TABLES), started
+    assert all(partitions for partitions in catalog(aws).values())
