@@ -459,7 +459,8 @@ def _setting(results: dict[str, Any]) -> str:
     """The latency model of a results file (files from before it are the 0 ms floor)."""
     latency = results.get("latency_ms", 0)
     kind = "headline" if latency == HEADLINE_LATENCY_MS else "not the headline"
-    rounds = f", {results['rounds']} rounds" if "rounds" in results else ""
+    n = results.get("rounds")
+    rounds = f", {n} round{'' if n == 1 else 's'}" if n else ""
     return f"latency model {latency:g} ms per call ({kind}{rounds})"
 
 

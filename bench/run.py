@@ -286,7 +286,9 @@ def run_setting(
 
 
 def _numbers(text: str, kind: type) -> list[Any]:
-    return [kind(x) for x in text.split(",") if x.strip()]
+    """Comma-separated numbers; whole floats become ints, so results say `"latency_ms": 50`."""
+    values = [kind(x) for x in text.split(",") if x.strip()]
+    return [int(v) if isinstance(v, float) and v.is_integer() else v for v in values]
 
 
 def main(argv: list[str] | None = None) -> int:

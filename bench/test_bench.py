@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from bench.report import evaluate, growth, s3_calls, summarize
-from bench.run import _reported_item_failures, results_path
+from bench.run import _numbers, _reported_item_failures, results_path
 from bench.scenarios import (
     Partition,
     TableSpec,
@@ -368,6 +368,8 @@ def test_results_files_and_event_responses() -> None:
     assert results_path(50) == BENCH / "results.json"
     assert results_path(0) == BENCH / "results-0ms.json"
     assert results_path(12.5) == BENCH / "results-12.5ms.json"
+    assert json.dumps({"latency_ms": _numbers("50,0", float)[0]}) == '{"latency_ms": 50}'
+    assert _numbers("50, 12.5", float) == [50, 12.5] and _numbers("3,1", int) == [3, 1]
     responses = [{"batchItemFailures": [{"itemIdentifier": "a"}, {"itemIdentifier": "b"}]}, {}]
     assert _reported_item_failures(json.dumps(responses)) == 2
     assert _reported_item_failures('{"totals": {"created": 1}}') == 0
