@@ -41,6 +41,7 @@ def s3_operations() -> frozenset[str]:
 
 
 def s3_calls(calls_by_op: dict[str, int]) -> int:
+    """S3 requests among a run's calls: event mode must make none."""
     return sum(n for op, n in calls_by_op.items() if op in s3_operations())
 
 
@@ -344,7 +345,11 @@ def _events(results: dict[str, Any]) -> list[Verdict]:
             rc <= 1.2 and this["correct"],
             f"{this['api_calls']} vs {bound} = {rc:.2f}x" + _wrong(this),
         ),
-        Verdict("E1 this-events makes no S3 call", s3 == 0 and this["correct"], f"{s3}"),
+        Verdict(
+            "E1 this-events makes no S3 call",
+            s3 == 0 and this["correct"],
+            f"{s3} S3 calls" + _wrong(this),
+        ),
     ]
     if peer:
         rw = _ratio(this["wall_s_median"], peer[1])

@@ -36,15 +36,8 @@ if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import report
-from bench.scenarios import (
-    MotoState,
-    Scenario,
-    build_scenarios,
-    compare,
-    index_moto_listings,
-    memoize_moto_timestamps,
-    sqs_batches,
-)
+from bench.moto_backend import MotoState, index_moto_listings, memoize_moto_timestamps
+from bench.scenarios import Scenario, build_scenarios, compare, sqs_batches
 from bench.systems import (
     BENCH,
     GLUTIL_DIR,

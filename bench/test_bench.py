@@ -269,7 +269,7 @@ def test_indexed_listing_answers_like_moto() -> None:
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.s3.models import S3Backend
 
-    from bench.scenarios import index_moto_listings
+    from bench.moto_backend import index_moto_listings
 
     original = S3Backend.list_objects_v2
     with mock_aws():
