@@ -34,8 +34,9 @@ from modules.AwsClientObj import AwsClients
 from modules.ProcessLogger import get_logger
 from modules.S3Events import CREATED, REMOVED, Delivery, ObjectEvent
 from modules.Settings import Settings
+from modules.TableControl import SWITCHED_OFF, TableControl
 from modules.TableReport import TableResult
-from modules.TimeKeys import PartitionKey
+from modules.TimeKeys import PartitionKey, split_keys
 
 # --------------------------------------------------------------------------- the table index
 
@@ -255,6 +256,14 @@ def register_table(
             result.skipped = len(objects)
             result.errors.append("no partitions to register (no partition keys, or Iceberg)")
             return result, set()
+        control = TableControl.from_parameters(params)  # ValueError names a bad property
+        if not control.discover:
+            result.status = "skipped"
+            result.errors.append(SWITCHED_OFF)
+            return result, set()
+        split = split_keys(keys, params)
+        control.check_keys(split, params)
+        expired = control.expiry(split, now)
         location = (table.get("StorageDescriptor") or {}).get("Location") or ""
         # Nothing registered is read, so the announced keys are the samples that decide between
         # Hive and positional, for the whole table at once (as registered paths do in a listing).
@@ -266,6 +275,7 @@ def register_table(
         layout = s3p.detect_layout(location, keys, params, now, samples)
         prefixes: dict[tuple[str, ...], str] = {}
         skipped: dict[str, str] = {}
+        too_old: set[tuple[str, ...]] = set()
         for obj in objects:
             parsed = layout.parse(obj.key)
             if parsed is None or parsed.values is None:
@@ -273,10 +283,14 @@ def register_table(
                 if parsed is not None:
                     skipped.setdefault(parsed.prefix or obj.key, parsed.reason or "does not parse")
                 continue
+            if expired is not None and expired(parsed.values):  # never registered, by intent
+                too_old.add(parsed.values)
+                continue
             prefixes.setdefault(parsed.values, parsed.prefix or "")
             if obj.message_id:
                 owners.setdefault(parsed.values, set()).add(obj.message_id)
         result.layout = layout.name
+        result.expired = len(too_old)
         for prefix, reason in sorted(skipped.items()):
             result.errors.append(f"skipped s3://{entry.bucket}/{prefix}: {reason}")
         result.discovered = len(prefixes)

@@ -17,8 +17,9 @@ from modules import S3Listing as s3l
 from modules import S3PrefixGeneration as s3p
 from modules.AwsClientObj import AwsClients
 from modules.ProcessLogger import get_logger
+from modules.Removal import Target, expire, remove_gone
 from modules.Settings import Options, Settings
-from modules.TableControl import Expiry, TableControl, freshness
+from modules.TableControl import SWITCHED_OFF, Expiry, TableControl, freshness
 from modules.TableReport import COUNTS, TableResult
 from modules.TableScan import TableScan
 from modules.TimeKeys import KeySplit, PartitionKey, split_keys
@@ -81,28 +82,13 @@ class _TableSync:
     def run(self) -> None:
         if self._switched_off():
             return
-        table, result = self.table, self.result
-        keys = [
-            PartitionKey(k["Name"], k.get("Type", "string"))
-            for k in table.get("PartitionKeys") or ()
-        ]
-        params = table.get("Parameters") or {}
-        if not keys:
+        result = self.result
+        shape = _table_shape(self.table)
+        if isinstance(shape, str):
             result.status = "skipped"
-            result.errors.append("table has no partition keys: nothing to register")
+            result.errors.append(shape)
             return
-        if params.get("table_type", "").upper() == "ICEBERG":
-            result.status = "skipped"
-            result.errors.append("Iceberg table: its partitions live in its own metadata")
-            return
-        sd = table.get("StorageDescriptor")
-        if not sd:
-            raise ValueError("table has no StorageDescriptor")
-        location = sd.get("Location") or ""
-        if not location and s3p.TEMPLATE_PARAMETER not in params:
-            raise ValueError("table has no location")
-        if location and not location.startswith("s3://"):
-            raise ValueError(f"table location {location!r} is not an s3:// URL")
+        keys, params, location = shape
 
         full = self.options.full_scan or self.options.mode == "sync"
         split = split_keys(keys, params)
@@ -116,7 +102,7 @@ class _TableSync:
             split = split_keys(keys, params, [p["Values"] for p in registered[:50]])
         self._use_keys(split, params)
         layout = s3p.detect_layout(
-            location, keys, params, self.now, self._sample_paths(location, registered, params)
+            location, keys, params, self.now, _sample_paths(location, registered, params)
         )
         known = {tuple(p["Values"]): p for p in registered}
         settings = self.work.settings
@@ -126,7 +112,7 @@ class _TableSync:
             layout,
             split,
             sink=lambda values, prefix: creator.add(values, prefix),
-            path_of=lambda p: self._path(layout, p),
+            path_of=lambda p: _partition_path(layout, p),
             nested=lambda prefix: self._nested_in(layout.bucket, prefix),
             now=self.now,
             collect_data_dirs=self.options.mode == "sync",
@@ -169,9 +155,21 @@ class _TableSync:
         self._record_discovery(layout, discovery, known)
         self._record_created(outcome)
         result.expired = creator.expired
-        self._expire(known)
+        target = Target(
+            self.glue,
+            self.s3,
+            self.work.writer,
+            self.work.s3_pool,
+            self.database,
+            self.name,
+            self.options.dry_run,
+            self.options.force,
+            settings.sync_max_remove_fraction,
+        )
+        expire(target, result, split, self.expiry, known)
         if self.options.mode == "sync":
-            self._remove_gone(layout, discovery, known, scan.roots)
+            nested = self._nested_in(layout.bucket, layout.list_prefix)
+            remove_gone(target, result, layout, discovery, known, scan.roots, nested)
         self._record_freshness(layout, known, outcome, creator)
         get_logger().info(
             "table synced",
@@ -200,7 +198,7 @@ class _TableSync:
         if self.control.discover:
             return False
         self.result.status = "skipped"
-        self.result.errors.append("discover.partitions=false: the table is left alone")
+        self.result.errors.append(SWITCHED_OFF)
         return True
 
     def _use_keys(self, split: KeySplit, params: dict[str, str]) -> None:
@@ -208,31 +206,6 @@ class _TableSync:
         self.control.check_keys(split, params)
         self.split = split
         self.expiry: Expiry | None = self.control.expiry(split, self.now)
-
-    def _expire(self, known: dict[tuple, Any]) -> None:
-        """Retention: remove the catalog entries past the table's retention period (never S3
-        data), found with an expression on the time keys; a dry run lists them instead. No
-        SYNC_MAX_REMOVE_FRACTION here: retention removes by intent."""
-        if self.expiry is None:
-            return
-        result = self.result
-        expired = glue_api.find_expired(
-            self.glue, self.database, self.name, self.split, self.expiry.cutoff, self.expiry
-        )
-        removed = [tuple(p["Values"]) for p in expired]
-        if self.options.dry_run:
-            result.would_expire = sorted(
-                p["StorageDescriptor"].get("Location", "") for p in expired
-            )
-        else:
-            outcome = self.work.writer.delete(self.database, self.name, sorted(removed))
-            removed = outcome.done + outcome.already
-            result.failed += len(outcome.failed)
-            for values, reason in sorted(outcome.failed.items()):
-                result.problem(f"removing expired partition {list(values)} failed: {reason}")
-        result.expired += len(removed)
-        for values in removed:
-            known.pop(values, None)
 
     def _record_freshness(
         self,
@@ -270,20 +243,6 @@ class _TableSync:
 
     # ---------------------------------------------------------------- S3 side
 
-    def _sample_paths(
-        self, location: str, registered: list[dict[str, Any]], params: dict[str, str]
-    ) -> list[str]:
-        """Paths (relative to the location) of registered partitions, which show the layout."""
-        if s3p.TEMPLATE_PARAMETER in params:
-            return []
-        bucket, prefix = s3p.split_s3_url(location)
-        paths = []
-        for p in registered[:50]:
-            loc = (p.get("StorageDescriptor") or {}).get("Location", "")
-            if loc.startswith(f"s3://{bucket}/{prefix}"):
-                paths.append(loc[len(f"s3://{bucket}/{prefix}") :])
-        return paths
-
     def _nested_in(self, bucket: str, prefix: str) -> list[str]:
         """Key prefixes of other tables' locations nested under this prefix."""
         own = f"s3://{bucket}/{prefix}"
@@ -292,17 +251,6 @@ class _TableSync:
             for loc in self.nested
             if loc.startswith(own) and loc != own
         ]
-
-    @staticmethod
-    def _path(layout: s3p.Layout, partition: dict[str, Any]) -> str:
-        """The partition's key prefix, for ordering: its Location when it lies in the layout's
-        prefix, else the path its values give."""
-        loc = (partition.get("StorageDescriptor") or {}).get("Location", "")
-        own = f"s3://{layout.bucket}/{layout.list_prefix}"
-        if loc.startswith(own):
-            key = loc[len(f"s3://{layout.bucket}/") :]
-            return key if key.endswith("/") else key + "/"
-        return layout.path_of(list(partition["Values"]))
 
     # ---------------------------------------------------------------- Glue side
 
@@ -328,74 +276,6 @@ class _TableSync:
         result.failed = len(outcome.failed)
         for values, reason in sorted(outcome.failed.items()):
             result.problem(f"creating partition {list(values)} failed: {reason}")
-
-    def _remove_gone(
-        self,
-        layout: s3p.Layout,
-        discovery: s3l.Discovery,
-        known: dict[tuple, Any],
-        roots: list[str],
-    ) -> None:
-        """Sync mode: drop catalog entries whose Location holds no data, behind the guards.
-        A location under the table that no listing covered (`roots`) is kept."""
-        result = self.result
-        if discovery.error:
-            result.problem("nothing removed: the S3 listing did not complete")
-            return
-        own = f"s3://{layout.bucket}/{layout.list_prefix}"
-        nested = [
-            f"s3://{layout.bucket}/{n}" for n in self._nested_in(layout.bucket, layout.list_prefix)
-        ]
-        listed = [f"s3://{layout.bucket}/{r}" for r in roots]
-        gone: dict[tuple, str] = {}
-        outside: dict[tuple, Any] = {}
-        for values, partition in known.items():
-            loc = (partition.get("StorageDescriptor") or {}).get("Location", "")
-            loc = loc if loc.endswith("/") else loc + "/"
-            if loc.startswith(own) and not any(loc.startswith(n) for n in nested):
-                unlisted = not any(loc.startswith(r) for r in listed)
-                if unlisted:
-                    result.errors.append(f"kept {list(values)}: {loc} is in no listed branch")
-                elif loc[len(f"s3://{layout.bucket}/") :] not in discovery.data_dirs:
-                    gone[values] = loc
-            elif loc.startswith("s3://"):
-                bucket, key = s3p.split_s3_url(loc)
-                outside[values] = (
-                    loc,
-                    self.work.s3_pool.submit(s3l.prefix_has_data, self.s3, bucket, key),
-                )
-            else:
-                result.errors.append(f"kept {list(values)}: location {loc!r} is not in S3")
-        for values, (loc, check) in outside.items():
-            try:
-                if not check.result():
-                    gone[values] = loc
-            except Exception as exc:
-                result.problem(f"nothing removed: checking {loc} failed: {s3p.describe(exc)}")
-                return
-        if not gone:
-            return
-        limit = self.work.settings.sync_max_remove_fraction
-        share = len(gone) / len(known)
-        refused = share > limit and not self.options.force
-        result.removal_refused = refused
-        if self.options.dry_run:
-            result.would_remove = sorted(gone.values())
-        if refused:
-            result.problem(
-                f"refused to remove {len(gone)} of {len(known)} registered partitions "
-                f"({share:.1%} > SYNC_MAX_REMOVE_FRACTION {limit:.1%}): check the table "
-                "location and the function's S3 permissions, or pass force"
-            )
-            return
-        if self.options.dry_run:
-            result.removed = len(gone)
-            return
-        outcome = self.work.writer.delete(self.database, self.name, sorted(gone))
-        result.removed = len(outcome.done) + len(outcome.already)
-        result.failed += len(outcome.failed)
-        for values, reason in sorted(outcome.failed.items()):
-            result.problem(f"removing partition {list(values)} failed: {reason}")
 
 
 class _OrderedCreator:
@@ -480,3 +360,51 @@ def _enum_values(split: KeySplit, params: dict[str, str]) -> dict[str, list[str]
         if params.get(f"projection.{k.name}.type", "").lower() == "enum"
         and params.get(f"projection.{k.name}.values")
     }
+
+
+def _table_shape(table: dict[str, Any]) -> tuple[list[PartitionKey], dict[str, str], str] | str:
+    """The table's partition keys, parameters and location, or why there is nothing to do;
+    ValueError when the table cannot be synced as it is defined."""
+    keys = [
+        PartitionKey(k["Name"], k.get("Type", "string")) for k in table.get("PartitionKeys") or ()
+    ]
+    params = table.get("Parameters") or {}
+    if not keys:
+        return "table has no partition keys: nothing to register"
+    if params.get("table_type", "").upper() == "ICEBERG":
+        return "Iceberg table: its partitions live in its own metadata"
+    sd = table.get("StorageDescriptor")
+    if not sd:
+        raise ValueError("table has no StorageDescriptor")
+    location = sd.get("Location") or ""
+    if not location and s3p.TEMPLATE_PARAMETER not in params:
+        raise ValueError("table has no location")
+    if location and not location.startswith("s3://"):
+        raise ValueError(f"table location {location!r} is not an s3:// URL")
+    return keys, params, location
+
+
+def _sample_paths(
+    location: str, registered: list[dict[str, Any]], params: dict[str, str]
+) -> list[str]:
+    """Paths (relative to the location) of registered partitions, which show the layout."""
+    if s3p.TEMPLATE_PARAMETER in params:
+        return []
+    bucket, prefix = s3p.split_s3_url(location)
+    paths = []
+    for p in registered[:50]:
+        loc = (p.get("StorageDescriptor") or {}).get("Location", "")
+        if loc.startswith(f"s3://{bucket}/{prefix}"):
+            paths.append(loc[len(f"s3://{bucket}/{prefix}") :])
+    return paths
+
+
+def _partition_path(layout: s3p.Layout, partition: dict[str, Any]) -> str:
+    """The partition's key prefix, for ordering: its Location when it lies in the layout's
+    prefix, else the path its values give."""
+    loc = (partition.get("StorageDescriptor") or {}).get("Location", "")
+    own = f"s3://{layout.bucket}/{layout.list_prefix}"
+    if loc.startswith(own):
+        key = loc[len(f"s3://{layout.bucket}/") :]
+        return key if key.endswith("/") else key + "/"
+    return layout.path_of(list(partition["Values"]))

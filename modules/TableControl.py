@@ -26,6 +26,7 @@ from modules.TimeKeys import KeySplit
 DISCOVER = "discover.partitions"
 RETENTION = "partition.retention.period"
 MAX_LAG = "partition.max.lag"
+SWITCHED_OFF = f"{DISCOVER}=false: the table is left alone"
 # A shorter retention would race the data landing in the current hour.
 MIN_RETENTION = timedelta(hours=1)
 

@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Iterator
 from datetime import date, timedelta
 from typing import Any
+from urllib.parse import unquote_plus
 
 import boto3
 import pytest
@@ -469,3 +470,39 @@ def test_event_databases_and_index_ttl_settings(aws: Aws, monkeypatch: pytest.Mo
     monkeypatch.setenv("TABLE_INDEX_TTL_SECONDS", "-1")
     with pytest.raises(ValueError, match="TABLE_INDEX_TTL_SECONDS cannot be negative"):
         main.lambda_handler(event, None)
+
+
+def test_table_properties_hold_in_event_mode(aws: Aws) -> None:
+    """`discover.partitions=false` leaves a table alone, a bad value fails that table alone
+    (its messages come back), and a retention period keeps expired partitions out."""
+    aws.bucket(BUCKET)
+    aws.database(DATABASE)
+    old = f"{TODAY - timedelta(days=40):%Y-%m-%d}"
+    tables = {
+        "off": {"discover.partitions": "FALSE"},
+        "typo": {"discover.partitions": "flase"},
+        "kept": {"partition.retention.period": "30d"},
+    }
+    for name, params in tables.items():
+        aws.table(DATABASE, name, f"s3://{BUCKET}/{name}/", ["dt"], params)
+    queue = Queue(aws)
+    keys = [f"{name}/dt={day}/part-0.json" for name in tables for day in (D3, old)]
+    aws.put(BUCKET, keys)
+    records = [r for r in queue.receive() if s3_keys(r)]
+    answer = main.lambda_handler(sqs_event(records), None)
+    typo_messages = {
+        r["messageId"] for r in records if unquote_plus(s3_keys(r)[0]).startswith("typo/")
+    }
+    assert failures(answer) == typo_messages and len(typo_messages) == 2
+    assert aws.partitions(DATABASE, "off") == {} and aws.partitions(DATABASE, "typo") == {}
+    assert set(aws.partitions(DATABASE, "kept")) == {(D3,)}
+
+    summary = main.lambda_handler(eventbridge(f"off/dt={D2}/part-0.json"), None)
+    off = next(t for t in summary["tables"] if t["table"] == "off")
+    assert off["status"] == "skipped" and "discover.partitions=false" in off["errors"][0]
+    summary = main.lambda_handler(eventbridge(f"kept/dt={old}/part-1.json"), None)
+    kept = next(t for t in summary["tables"] if t["table"] == "kept")
+    assert (kept["expired"], kept["created"]) == (1, 0), dumps(kept)
+    summary = main.lambda_handler(eventbridge(f"typo/dt={D2}/part-0.json"), None)
+    typo = next(t for t in summary["tables"] if t["table"] == "typo")
+    assert typo["status"] == "failed" and "discover.partitions='flase'" in typo["errors"][0]
