@@ -1,14 +1,18 @@
-"""`make bench`: this project against its peers on one local moto server; writes bench/results.json.
+"""`make bench`: this project against its peers on one local moto server, at two latencies.
+
+A modelled network round trip of 50 ms per call gives the headline (bench/results.json); 0 ms, the
+moto floor, the second set of figures (bench/results-0ms.json).
 
 It installs glutil 1.0.0 under bench/.work (its only dependency, boto3, comes from the project's
 venv, so every system runs on the same boto3), starts moto's ThreadedMotoServer on a free loopback
-port, seeds the scenarios straight into moto's in-process backends, then runs every system on every
-scenario in fresh child processes, interleaved (A, B, C, A, B, C, ...), with the catalog reset to
-the scenario's starting state before each run, and prints the table, growth factors and verdicts.
+port, seeds the scenarios straight into moto's in-process backends, writes E1's SQS batches, then,
+for each latency setting, runs every system on every scenario in fresh child processes,
+interleaved (A, B, C, A, B, C, ...), with the catalog reset to the scenario's starting state before
+each run, and prints the table, growth factors and verdicts of each setting.
 
     python bench/run.py                      # the full benchmark (what `make bench` runs)
-    python bench/run.py --scenarios S1,S4 --systems this-incremental --rounds 1
-    python bench/run.py --report bench/results.json   # re-print a saved run
+    python bench/run.py --scenarios S5,S6 --rounds 1 --latency-ms 50
+    python bench/run.py --report bench/results.json bench/results-0ms.json   # re-print saved runs
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -31,14 +36,8 @@ if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import report
-from bench.scenarios import (
-    MotoState,
-    Scenario,
-    build_scenarios,
-    compare,
-    index_moto_listings,
-    memoize_moto_timestamps,
-)
+from bench.moto_backend import MotoState, index_moto_listings, memoize_moto_timestamps
+from bench.scenarios import Scenario, build_scenarios, compare, sqs_batches
 from bench.systems import (
     BENCH,
     GLUTIL_DIR,
@@ -49,10 +48,23 @@ from bench.systems import (
     RunResult,
     System,
     child_env,
+    event_batch_files,
 )
 
 GLUTIL_REQUIREMENT = "glutil==1.0.0"
-RESULTS = BENCH / "results.json"
+HEADLINE_LATENCY_MS = report.HEADLINE_LATENCY_MS
+# Rounds a run needs to be written to bench/ (fewer go to bench/.work/). The headline takes the
+# median of 3 rounds (~300 s each on 2 cores), the 0 ms floor one round (~115 s): a second 0 ms
+# round would bring the whole `make bench` to ~19 of its 20 minutes.
+MIN_ROUNDS = {HEADLINE_LATENCY_MS: 3}
+MIN_ROUNDS_OTHER = 1
+
+
+def results_path(latency_ms: float) -> Path:
+    """bench/results.json for the headline latency, bench/results-<n>ms.json for the others."""
+    if latency_ms == HEADLINE_LATENCY_MS:
+        return BENCH / "results.json"
+    return BENCH / f"results-{latency_ms:g}ms.json"
 
 
 def ensure_glutil() -> bool:
@@ -145,12 +157,12 @@ def warm_up(endpoint: str, scenario: Scenario, state: MotoState, main_present: b
     glue.get_partitions(
         DatabaseName=table.database,
         TableName=table.name,
-        Expression="year = '1999' AND month > '01'",
+        Expression=f"{table.keys[0]} = '1999' AND {table.keys[-1]} > '01'",
     )
     glue.batch_get_partition(
         DatabaseName=table.database,
         TableName=table.name,
-        PartitionsToGet=[{"Values": ["1999", "01", "01", "00"]}],
+        PartitionsToGet=[{"Values": ["01"] * len(table.keys)}],
     )
     s3.list_objects_v2(Bucket=table.bucket, Prefix=table.prefix, Delimiter="/")
     imports = ["boto3", "awswrangler"] + (["main"] if main_present else [])
@@ -165,6 +177,18 @@ def warm_up(endpoint: str, scenario: Scenario, state: MotoState, main_present: b
         )
 
 
+def write_event_batches(scenarios: list[Scenario]) -> None:
+    """Writes each notification scenario's SQS batches where its event system reads them."""
+    now = datetime.now(UTC)
+    for scenario in scenarios:
+        if not scenario.notifications:
+            continue
+        for old in event_batch_files(scenario):
+            old.unlink()
+        for i, batch in enumerate(sqs_batches(scenario, now), 1):
+            (WORK / f"{scenario.name}-sqs-batch-{i:03d}.json").write_text(json.dumps(batch))
+
+
 def measure(
     launcher: Launcher,
     system: System,
@@ -173,10 +197,12 @@ def measure(
     endpoint: str,
     tag: str,
     timeout_s: float,
+    latency_ms: float,
 ) -> RunResult:
     """Resets the catalog, runs the system once, and checks the catalog it leaves."""
     state.reset(scenario)
-    env = child_env(endpoint, system.pythonpath, WORK / "calls.json")
+    env = child_env(endpoint, system.pythonpath, WORK / "calls.json", latency_ms)
+    env.update(system.env)
     result = launcher.run(system.command(scenario), env, WORK / "logs" / tag, timeout_s)
     result.correct = True
     for table in scenario.tables:
@@ -188,6 +214,9 @@ def measure(
     reported = _reported_created(result.stdout)
     if reported is not None and reported != result.created:
         result.notes.append(f"summary says created={reported}, catalog gained {result.created}")
+    failures = _reported_item_failures(result.stdout)
+    if failures:
+        result.notes.append(f"batchItemFailures name {failures} messages")
     return result
 
 
@@ -198,20 +227,94 @@ def _reported_created(stdout: str) -> int | None:
         return None
 
 
+def _reported_item_failures(stdout: str) -> int:
+    """Messages an event run handed back to SQS (the responses are a list, one per batch)."""
+    try:
+        responses = json.loads(stdout)
+        return sum(len(r.get("batchItemFailures") or []) for r in responses)
+    except (ValueError, TypeError, AttributeError):
+        return 0
+
+
+def run_setting(
+    latency_ms: float,
+    rounds: int,
+    chosen: list[Scenario],
+    systems: list[System],
+    context: tuple[Launcher, MotoState, str, float],
+) -> dict[str, Any]:
+    """Every system on every scenario, `rounds` times, under one latency setting."""
+    launcher, state, endpoint, timeout_s = context
+    print(f"\n--- {latency_ms:g} ms per call, {rounds} round(s) ---", flush=True)
+    # Rounds outermost: every scenario and system is measured once per round, so that a
+    # change in the machine's load touches S1 and S1L (whose ratio is a target) alike.
+    runs: dict[str, dict[str, list[RunResult]]] = {
+        scn.name: {s.name: [] for s in systems if s.runs(scn)} for scn in chosen
+    }
+    for rnd in range(1, rounds + 1):
+        for scenario in chosen:
+            for system in systems:
+                if system.name not in runs[scenario.name]:
+                    continue
+                tag = f"{latency_ms:g}ms-{scenario.name}-{system.name}-{rnd}"
+                r = measure(launcher, system, scenario, state, endpoint, tag, timeout_s, latency_ms)
+                runs[scenario.name][system.name].append(r)
+                print(
+                    f"{tag:<36}{r.wall_s:>7.2f} s {sum(r.calls.values()):>6} calls "
+                    f"{r.created:>5} created {'ok' if r.correct else 'WRONG'}"
+                    + (f"  {r.notes[0][:160]}" if r.notes else ""),
+                    flush=True,
+                )
+    scenarios: dict[str, Any] = {}
+    for scenario in chosen:
+        entry: dict[str, Any] = {
+            "lower_bound_calls": scenario.lower_bound_calls,
+            "expected_new": scenario.expected_new,
+        }
+        if scenario.notifications:
+            entry["event_lower_bound_calls"] = scenario.event_lower_bound_calls
+        entry["systems"] = {n: report.summarize(rs) for n, rs in runs[scenario.name].items()}
+        scenarios[scenario.name] = entry
+    return {"latency_ms": latency_ms, "rounds": rounds, "scenarios": scenarios}
+
+
+def _numbers(text: str, kind: type) -> list[Any]:
+    """Comma-separated numbers; whole floats become ints, so results say `"latency_ms": 50`."""
+    values = [kind(x) for x in text.split(",") if x.strip()]
+    return [int(v) if isinstance(v, float) and v.is_integer() else v for v in values]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", default="S1,S1L,S2,S3,S4")
+    parser.add_argument("--scenarios", default="S1,S1L,S2,S3,S4,S5,S6,E1")
     parser.add_argument("--systems", default=",".join(s.name for s in SYSTEMS))
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved runs per system")
+    parser.add_argument(
+        "--latency-ms",
+        default=f"{HEADLINE_LATENCY_MS},0",
+        help="modelled round trip per API call, one run per comma-separated value",
+    )
+    parser.add_argument(
+        "--rounds",
+        default="3,1",
+        help="interleaved runs per system, per latency setting (one value: the same for all)",
+    )
     parser.add_argument("--cold-runs", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=300, help="seconds per run")
-    parser.add_argument("--report", type=Path, help="print the report of a saved results.json")
+    parser.add_argument(
+        "--report", type=Path, nargs="+", help="print the report of saved results files"
+    )
     parser.add_argument("--markdown", action="store_true", help="with --report: as Markdown")
     args = parser.parse_args(argv)
     if args.report:
-        saved = json.loads(args.report.read_text())
-        print(report.markdown(saved) if args.markdown else report.render(saved))
+        saved = [json.loads(path.read_text()) for path in args.report]
+        print("\n\n".join(report.markdown(r) if args.markdown else report.render(r) for r in saved))
         return 0
+    latencies = _numbers(args.latency_ms, float)
+    rounds = _numbers(args.rounds, int)
+    if len(rounds) == 1:
+        rounds *= len(latencies)
+    if len(rounds) != len(latencies) or min(rounds) < 1:
+        parser.error("--rounds needs one positive value, or one per --latency-ms value")
 
     started = time.perf_counter()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -253,49 +356,34 @@ def main(argv: list[str] | None = None) -> int:
         # ~100,000 seeded objects never die: keep the server's garbage collector from walking
         # them again and again while it serves (pauses that would land on whoever runs then).
         gc.freeze()
+        write_event_batches(chosen)
         warm_up(endpoint, chosen[0], state, main_present)
         cold = cold_start(endpoint, args.cold_runs) if main_present else {}
-        results: dict[str, Any] = {"machine": machine(), "scenarios": {}, "cold_start": cold}
-        # Rounds outermost: every scenario and system is measured once per round, so that a
-        # change in the machine's load touches S1 and S1L (whose ratio is a target) alike.
-        runs: dict[str, dict[str, list[RunResult]]] = {
-            scn.name: {s.name: [] for s in systems if s.runs(scn)} for scn in chosen
-        }
-        for rnd in range(1, args.rounds + 1):
-            for scenario in chosen:
-                for system in systems:
-                    if system.name not in runs[scenario.name]:
-                        continue
-                    tag = f"{scenario.name}-{system.name}-{rnd}"
-                    r = measure(launcher, system, scenario, state, endpoint, tag, args.timeout)
-                    runs[scenario.name][system.name].append(r)
-                    print(
-                        f"{tag:<32}{r.wall_s:>7.2f} s {sum(r.calls.values()):>6} calls "
-                        f"{r.created:>5} created {'ok' if r.correct else 'WRONG'}"
-                        + (f"  {r.notes[0]}" if r.notes else ""),
-                        flush=True,
-                    )
-        for scenario in chosen:
-            results["scenarios"][scenario.name] = {
-                "lower_bound_calls": scenario.lower_bound_calls,
-                "expected_new": scenario.expected_new,
-                "systems": {n: report.summarize(rs) for n, rs in runs[scenario.name].items()},
-            }
+        settings = []
+        for latency_ms, n in zip(latencies, rounds, strict=True):
+            context = (launcher, state, endpoint, args.timeout)
+            measured = run_setting(latency_ms, n, chosen, systems, context)
+            settings.append({**measured, "machine": machine(), "cold_start": cold})
     finally:
         server.stop()
         launcher.close()
 
-    complete = (
-        args.rounds >= 3 and len(chosen) == len(all_scenarios) and len(systems) == len(SYSTEMS)
-    )
-    out = RESULTS if complete else WORK / "results-partial.json"
-    out.write_text(json.dumps(results, indent=2) + "\n")
-    print(report.render(results))
+    everything = len(chosen) == len(all_scenarios) and len(systems) == len(SYSTEMS)
+    written = []
+    for results in settings:
+        latency_ms = results["latency_ms"]
+        complete = everything and results["rounds"] >= MIN_ROUNDS.get(latency_ms, MIN_ROUNDS_OTHER)
+        out = results_path(latency_ms)
+        if not complete:
+            out = WORK / f"results-partial-{latency_ms:g}ms.json"
+        out.write_text(json.dumps(results, indent=2) + "\n")
+        written.append(str(out.relative_to(ROOT)))
+    print("\n\n".join(report.render(results) for results in settings))
     revision = subprocess.run(
         ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
     ).stdout.strip()
     print(
-        f"\nmeasured at {revision or 'unknown revision'}; wrote {out.relative_to(ROOT)}; "
+        f"\nmeasured at {revision or 'unknown revision'}; wrote {', '.join(written)}; "
         f"whole run {time.perf_counter() - started:.0f} s, load average now "
         f"{os.getloadavg()[0]:.1f}"
     )

@@ -1,5 +1,6 @@
-"""Benchmark scenarios: their tables, S3 objects and catalog states, seeded straight into moto's
-in-process backends (uploads over HTTP run at ~300 objects/s, far too slow for ~90,000 objects).
+"""Benchmark scenarios: their tables, S3 objects and catalog states (seeded into moto by
+moto_backend.py), the lower bounds of their API calls, and, for the event scenario, the S3
+notifications as Lambda receives them from SQS.
 
 Every table lives in its own bucket: moto's ListObjectsV2 walks every key of the bucket on each
 call, a cost real S3 does not have, so one bucket per table keeps that artefact small and equal.
@@ -7,17 +8,19 @@ call, a cost real S3 does not have, so one bucket per table keeps that artefact 
 
 from __future__ import annotations
 
-import bisect
 import hashlib
+import json
 import math
 import uuid
-from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote_plus
 
 REGION = "us-east-1"
+ACCOUNT = "123456789012"
+OBJECT_BODY = b'{"event_id":"0","payload":"x"}\n' * 4
 
 JSON_COLUMNS = (
     ("event_id", "string"),
@@ -65,6 +68,7 @@ class TableSpec:
     registered: list[PartitionDir]
     new: list[PartitionDir]
     root_objects: tuple[str, ...] = ()
+    branch_keys: int = 0
 
     @property
     def location(self) -> str:
@@ -76,6 +80,19 @@ class TableSpec:
     def expected(self) -> set[Partition]:
         """The catalog a correct run leaves: everything registered plus everything new."""
         return {self.partition(d) for d in (*self.registered, *self.new)}
+
+    @property
+    def lower_bound_calls(self) -> int:
+        """The table's share of the lower bound (see lower_bound_calls / branch_lower_bound)."""
+        new_objects = sum(len(d.objects) for d in self.new)
+        if not self.branch_keys:
+            return lower_bound_calls([(new_objects, len(self.new))])
+        branches: dict[tuple[str, ...], int] = {}
+        for d in (*self.registered, *self.new):
+            branches.setdefault(d.values[: self.branch_keys], 0)
+        for d in self.new:
+            branches[d.values[: self.branch_keys]] += len(d.objects)
+        return branch_lower_bound(list(branches), list(branches.values()), len(self.new))
 
     def object_keys(self) -> Iterable[str]:
         """Every key in S3 under the table location."""
@@ -145,6 +162,7 @@ class Scenario:
     description: str
     database: str
     tables: list[TableSpec]
+    notifications: bool = False
 
     @property
     def expected_new(self) -> int:
@@ -152,9 +170,13 @@ class Scenario:
 
     @property
     def lower_bound_calls(self) -> int:
-        return lower_bound_calls(
-            (sum(len(d.objects) for d in t.new), len(t.new)) for t in self.tables
-        )
+        return sum(t.lower_bound_calls for t in self.tables)
+
+    @property
+    def event_lower_bound_calls(self) -> int:
+        """Fewest calls for event mode: the table index (one GetDatabases, one GetTables for the
+        database) and one create per 100 new partitions of each table; no reads, no listings."""
+        return 2 + sum(math.ceil(len(t.new) / 100) for t in self.tables)
 
 
 def lower_bound_calls(tables: Iterable[tuple[int, int]]) -> int:
@@ -164,6 +186,24 @@ def lower_bound_calls(tables: Iterable[tuple[int, int]]) -> int:
     return sum(
         2 + max(1, math.ceil(objects / 1000)) + math.ceil(new / 100) for objects, new in tables
     )
+
+
+def branch_lower_bound(
+    branches: list[tuple[str, ...]], new_objects: list[int], new_partitions: int
+) -> int:
+    """Fewest calls for a table with branch keys: one read of the table and one of its partitions;
+    finding the branches, one `Delimiter` listing per 1,000 children of every branch one level up
+    (⌈branches/1000⌉ for one branch key); one listing per branch, ⌈its new objects/1000⌉ but at
+    least one; and one create per 100 new partitions. `new_objects[i]` belongs to `branches[i]`."""
+    levels = len(branches[0]) if branches else 0
+    finding = 0
+    for level in range(levels):
+        children: dict[tuple[str, ...], set[str]] = {}
+        for b in branches:
+            children.setdefault(b[:level], set()).add(b[level])
+        finding += sum(math.ceil(len(c) / 1000) for c in children.values())
+    listing = sum(max(1, math.ceil(n / 1000)) for n in new_objects)
+    return 2 + finding + listing + math.ceil(new_partitions / 100)
 
 
 def compare(expected: set[Partition], actual: set[Partition]) -> tuple[bool, list[str]]:
@@ -195,7 +235,7 @@ def firehose_dir(stream: str, hour: datetime, per: int) -> PartitionDir:
     """Kinesis Firehose's default `YYYY/MM/dd/HH/` prefix and object names."""
     values = (f"{hour:%Y}", f"{hour:%m}", f"{hour:%d}", f"{hour:%H}")
     objects = tuple(
-        f"{stream}-1-{hour:%Y-%m-%d-%H}-{15 * i:02d}-07-{_uid(stream, str(hour), str(i))}"
+        f"{stream}-1-{hour:%Y-%m-%d-%H}-{60 * i // per:02d}-07-{_uid(stream, str(hour), str(i))}"
         for i in range(per)
     )
     return PartitionDir(values, "/".join(values) + "/", objects)
@@ -226,10 +266,78 @@ def _firehose_table(db: str, scn: str, name: str, registered: int, now: datetime
 
 
 FIREHOSE_TABLES = ("clickstream", "app_events", "orders", "payments")
+# 16 regions with history, and the 17th that appears today: it sorts between the others, so a
+# run has to find it among known branches, not only after the last one.
+LOG_REGIONS = (
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-north-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "sa-east-1",
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+)
+NEW_LOG_REGION = "eu-south-1"
+E1_RECENT_HOURS = 80  # per table, after the newest registered hour
+E1_LATE_HOURS = 20  # per table, holes in the registered history that data now fills
+E1_OBJECTS_PER_PARTITION = 25  # 4 tables x 100 new partitions x 25 = 10,000 new objects
+
+
+def service_log_dir(region: str, day: datetime, per: int) -> PartitionDir:
+    """CloudTrail-style `<region>/yyyy/MM/dd/` with its object names."""
+    values = (region, f"{day:%Y}", f"{day:%m}", f"{day:%d}")
+    objects = tuple(
+        f"{ACCOUNT}_CloudTrail_{region}_{day:%Y%m%d}T{(i * 72) // 60:02d}{(i * 72) % 60:02d}Z_"
+        f"{_uid(region, str(day), str(i))[:16]}.json.gz"
+        for i in range(per)
+    )
+    return PartitionDir(values, "/".join(values) + "/", objects)
+
+
+def dynamic_dir(stream: str, customer: str, hour: datetime, per: int) -> PartitionDir:
+    """Firehose dynamic partitioning: `customer_id=<id>/year=/month=/day=/hour=/`."""
+    values = (customer, f"{hour:%Y}", f"{hour:%m}", f"{hour:%d}", f"{hour:%H}")
+    names = ("customer_id", "year", "month", "day", "hour")
+    rel = "".join(f"{n}={v}/" for n, v in zip(names, values, strict=True))
+    objects = tuple(
+        f"{stream}-1-{hour:%Y-%m-%d-%H}-{20 * i:02d}-11-{_uid(stream, rel, str(i))}"
+        for i in range(per)
+    )
+    return PartitionDir(values, rel, objects)
+
+
+def _late_table(db: str, name: str, offset: int, now: datetime) -> TableSpec:
+    """E1's Firehose table: 720 hours registered with holes, then 100 new partitions: the
+    E1_RECENT_HOURS after the newest registered hour and E1_LATE_HOURS inside the holes."""
+    history = _hours(now - timedelta(hours=E1_RECENT_HOURS), 720 + E1_LATE_HOURS)
+    step = len(history) // E1_LATE_HOURS
+    holes = {1 + offset + step * i for i in range(E1_LATE_HOURS)}
+    registered = [firehose_dir(name, h, 4) for i, h in enumerate(history) if i not in holes]
+    new = [firehose_dir(name, history[i], E1_OBJECTS_PER_PARTITION) for i in sorted(holes)]
+    new += [firehose_dir(name, h, E1_OBJECTS_PER_PARTITION) for h in _hours(now, E1_RECENT_HOURS)]
+    return TableSpec(
+        database=db,
+        name=name,
+        bucket=f"bench-e1-{name.replace('_', '-')}",
+        prefix=f"firehose/{name}/",
+        keys=("year", "month", "day", "hour"),
+        fmt="json",
+        registered=registered,
+        new=new,
+    )
 
 
 def build_scenarios(now: datetime | None = None) -> dict[str, Scenario]:
-    """S1, S1L, S2, S3 and S4, with dates relative to the current UTC hour."""
+    """S1 to S6 and E1, with dates relative to the current UTC hour."""
     now = (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
     today = now.replace(hour=0)
 
@@ -268,6 +376,39 @@ def build_scenarios(now: datetime | None = None) -> dict[str, Scenario]:
         new=s3_dirs,
     )
 
+    yesterday = today - timedelta(days=1)
+    s5_dirs = [service_log_dir(r, d, 20) for r in LOG_REGIONS for d in _days(yesterday, 90)]
+    s5_new = [service_log_dir(r, today, 20) for r in sorted((*LOG_REGIONS, NEW_LOG_REGION))]
+    s5_table = TableSpec(
+        database="raw_bench_s5",
+        name="cloudtrail_logs",
+        bucket="bench-s5-cloudtrail-logs",
+        prefix=f"AWSLogs/{ACCOUNT}/CloudTrail/",
+        keys=("region", "year", "month", "day"),
+        fmt="json",
+        registered=s5_dirs,
+        new=s5_new,
+        branch_keys=1,
+    )
+    customers = [f"{100001 + i}" for i in range(200)]
+    stream = "orders_by_customer"
+    s6_dirs = [
+        dynamic_dir(stream, c, h, 2)
+        for c in customers
+        for h in _hours(now - timedelta(hours=1), 72)
+    ]
+    s6_table = TableSpec(
+        database="raw_bench_s6",
+        name=stream,
+        bucket="bench-s6-orders-by-customer",
+        prefix=f"firehose/{stream}/",
+        keys=("customer_id", "year", "month", "day", "hour"),
+        fmt="json",
+        registered=s6_dirs,
+        new=[dynamic_dir(stream, c, now, 2) for c in customers],
+        branch_keys=1,
+    )
+
     s1 = firehose("raw_bench_s1", "s1", 720)
     s4 = [replace(t, registered=t.registered + t.new, new=[]) for t in s1]
     scenarios = [
@@ -296,145 +437,103 @@ def build_scenarios(now: datetime | None = None) -> dict[str, Scenario]:
             [s3_table],
         ),
         Scenario("S4", "idle: S1 right after it ran, nothing new", "raw_bench_s1", s4),
+        Scenario(
+            "S5",
+            "service logs: 1 table <region>/yyyy/MM/dd/, 16 regions x 90 days registered, "
+            "today in every region plus a 17th region new today",
+            "raw_bench_s5",
+            [s5_table],
+        ),
+        Scenario(
+            "S6",
+            "dynamic partitioning: 1 table customer_id=/year=/month=/day=/hour=/, 200 customers "
+            "x 72 hours registered, the current hour new for every customer",
+            "raw_bench_s6",
+            [s6_table],
+        ),
+        Scenario(
+            "E1",
+            "S3 events: 4 Firehose tables, 720 h registered with holes, 10,000 new objects in 400 "
+            "new partitions (80 late), delivered as SQS batches of S3 notifications",
+            "raw_bench_e1",
+            [_late_table("raw_bench_e1", n, i, now) for i, n in enumerate(FIREHOSE_TABLES)],
+            notifications=True,
+        ),
     ]
     return {s.name: s for s in scenarios}
 
 
-def memoize_moto_timestamps() -> None:
-    """Caches moto's timestamp conversion in this (server) process.
-
-    moto's response serializer re-parses every object's LastModified with dateutil on every listing:
-    a third of the server's time per listed key. The conversion is a pure function of its input, so
-    caching it changes no response; it only makes listing-heavy runs (the full scans, mostly the
-    peers') cheaper and the whole benchmark shorter.
-    """
-    import functools
-
-    from moto.core import serialize
-
-    if not hasattr(serialize.parse_to_aware_datetime, "cache_info"):
-        serialize.parse_to_aware_datetime = functools.lru_cache(maxsize=1 << 18)(
-            serialize.parse_to_aware_datetime
-        )
-
-
-@dataclass
-class _KeysOnly:
-    """A stand-in bucket holding only some of a bucket's keys, for moto's listing code."""
-
-    keys: dict[str, Any]
-
-
-def index_moto_listings() -> None:
-    """Answers moto's flat `ListObjectsV2` (no `Delimiter`) from a sorted index of the bucket.
-
-    moto collects and sorts every key of the bucket on each call, so a call's cost grows with the
-    whole bucket; real S3 pays for the keys it returns. The index (rebuilt whenever the bucket's
-    key count changes; the benchmark never changes objects after seeding) finds the first key with
-    a bisection and returns the same page, truncation flag and continuation token as moto's own
-    code; a listing with a `Delimiter` runs moto's own code over the keys under its prefix only.
-    """
-    from moto.s3.models import FakeDeleteMarker, S3Backend
-
-    if getattr(S3Backend.list_objects_v2, "indexed", False):
-        return
-    original = S3Backend.list_objects_v2
-    index: dict[int, tuple[int, list[str]]] = {}
-
-    def list_objects_v2(
-        self: Any,
-        bucket: Any,
-        prefix: str | None,
-        delimiter: str | None,
-        continuation_token: str | None,
-        start_after: str | None,
-        max_keys: int,
-    ) -> Any:
-        if not hasattr(bucket, "keys"):
-            return original(
-                self, bucket, prefix, delimiter, continuation_token, start_after, max_keys
-            )
-        count, names = index.get(id(bucket), (-1, []))
-        if count != len(bucket.keys):
-            names = sorted(bucket.keys)
-            index[id(bucket)] = (len(names), names)
-        prefix = prefix or ""
-        start = bisect.bisect_left(names, prefix)
-        if delimiter:  # moto's own code, over the keys under the prefix only
-            end = None
-            if prefix:
-                end = bisect.bisect_left(names, prefix[:-1] + chr(ord(prefix[-1]) + 1))
-            under = _KeysOnly({name: bucket.keys[name] for name in names[start:end]})
-            return original(
-                self, under, prefix, delimiter, continuation_token, start_after, max_keys
-            )
-        limit = start_after
-        if continuation_token:
-            limit = self._pagination_tokens.get(continuation_token)
-        if limit:
-            start = max(start, bisect.bisect_right(names, limit))
-        page = []
-        for name in names[start:]:
-            if not name.startswith(prefix) or len(page) > max_keys:
-                break
-            key = bucket.keys[name]
-            if not isinstance(key, FakeDeleteMarker):
-                page.append(key)
-        return self._truncate_result(page, max_keys)
-
-    list_objects_v2.indexed = True  # type: ignore[attr-defined]
-    S3Backend.list_objects_v2 = list_objects_v2
+def s3_notification(table: TableSpec, key: str, event_time: datetime) -> dict[str, Any]:
+    """The body S3 sends for one new object, with the key URL-encoded as S3 encodes it."""
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": REGION,
+                "eventTime": event_time.isoformat(timespec="milliseconds")[:23] + "Z",
+                "eventName": "ObjectCreated:Put",
+                "userIdentity": {"principalId": "AWS:AIDAEXAMPLE"},
+                "requestParameters": {"sourceIPAddress": "10.0.0.1"},
+                "responseElements": {
+                    "x-amz-request-id": _uid("req", key)[:16].upper(),
+                    "x-amz-id-2": _uid("id2", key),
+                },
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "configurationId": "raw-partition-events",
+                    "bucket": {
+                        "name": table.bucket,
+                        "ownerIdentity": {"principalId": "AEXAMPLE"},
+                        "arn": f"arn:aws:s3:::{table.bucket}",
+                    },
+                    "object": {
+                        "key": quote_plus(key, safe="/"),
+                        "size": len(OBJECT_BODY),
+                        "eTag": hashlib.md5(OBJECT_BODY).hexdigest(),
+                        "sequencer": f"{int(event_time.timestamp() * 1000):016X}",
+                    },
+                },
+            }
+        ]
+    }
 
 
-class MotoState:
-    """Seeds and resets moto's in-process backends, which the ThreadedMotoServer in this same
-    process serves; a reset swaps whole partition dicts, so it takes milliseconds."""
+def sqs_message(body: dict[str, Any], queue: str, sent: datetime) -> dict[str, Any]:
+    """One record of the event Lambda receives from an SQS event source mapping."""
+    text = json.dumps(body)
+    millis = str(int(sent.timestamp() * 1000))
+    return {
+        "messageId": _uid("message", text),
+        "receiptHandle": "AQEB" + hashlib.sha256(text.encode()).hexdigest(),
+        "body": text,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": millis,
+            "SenderId": "AIDAEXAMPLE",
+            "ApproximateFirstReceiveTimestamp": millis,
+        },
+        "messageAttributes": {},
+        "md5OfBody": hashlib.md5(text.encode()).hexdigest(),
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}",
+        "awsRegion": REGION,
+    }
 
-    def __init__(self, account_id: str, get_backend: Callable[[str], Any]) -> None:
-        self.s3 = get_backend("s3")[account_id]["global"]
-        self.glue = get_backend("glue")[account_id][REGION]
-        self._start: dict[tuple[str, str], OrderedDict[str, Any]] = {}
 
-    def seed_s3(self, scenarios: Iterable[Scenario]) -> int:
-        """Puts every scenario's objects into its buckets (once per bucket); returns the count."""
-        count = 0
-        body = b'{"event_id":"0","payload":"x"}\n' * 4
-        for scenario in scenarios:
-            for table in scenario.tables:
-                if table.bucket in self.s3.buckets:
-                    continue
-                self.s3.create_bucket(table.bucket, REGION)
-                for key in table.object_keys():
-                    self.s3.put_object(table.bucket, key, body, disable_notification=True)
-                    count += 1
-        return count
-
-    def reset(self, scenario: Scenario) -> None:
-        """Puts the scenario's database back to its starting state: fresh tables holding exactly
-        the partitions registered at the start."""
-        from moto.glue.models import FakePartition
-
-        if scenario.database not in self.glue.databases:
-            self.glue.create_database(scenario.database, {"Name": scenario.database})
-        db = self.glue.databases[scenario.database]
-        db.tables.clear()
-        for table in scenario.tables:
-            key = (scenario.name, table.name)
-            if key not in self._start:
-                parts = (
-                    FakePartition(table.database, table.name, table.partition_input(d))
-                    for d in table.registered
-                )
-                self._start[key] = OrderedDict((str(p.values), p) for p in parts)
-            fake = self.glue.create_table(scenario.database, table.name, table.table_input())
-            fake.partitions = OrderedDict(self._start[key])
-
-    def partitions(self, table: TableSpec) -> set[Partition]:
-        """What the catalog holds now for the table."""
-        fake = self.glue.databases[table.database].tables[table.name]
-        return {
-            Partition(
-                tuple(p.values), p.partition_input.get("StorageDescriptor", {}).get("Location", "")
-            )
-            for p in fake.partitions.values()
-        }
+def sqs_batches(scenario: Scenario, now: datetime, size: int = 10_000) -> list[dict[str, Any]]:
+    """The scenario's new objects as Lambda SQS events of up to `size` records, one S3
+    notification per message: in path order across the tables, late data (below the newest
+    registered partition) last, all landed within the last minutes before `now`."""
+    queue = f"{scenario.database.replace('_', '-')}-events"
+    landed: list[tuple[bool, str, str, TableSpec]] = []
+    for table in scenario.tables:
+        newest = max((d.rel for d in table.registered), default="")
+        for d in table.new:
+            landed += [(d.rel < newest, d.rel, table.prefix + d.rel + n, table) for n in d.objects]
+    landed.sort(key=lambda item: item[:3])
+    messages = []
+    for i, (_, _, key, table) in enumerate(landed):
+        at = now - timedelta(milliseconds=20 * (len(landed) - i))
+        messages.append(sqs_message(s3_notification(table, key, at), queue, at))
+    return [{"Records": messages[i : i + size]} for i in range(0, len(messages), size)]

@@ -28,7 +28,11 @@ WORK = BENCH / ".work"
 GLUTIL_DIR = WORK / "glutil"
 PEERS = BENCH / "peers"
 HOOK = BENCH / "hook"
-GLUTIL_SCENARIOS = ("S1", "S1L", "S4")
+# glutil 1.0.0's full mode walks any layout level by level (`(key=|)(value)/` per partition key,
+# Hive or positional), so it runs on every scenario; its `limit_days` mode needs year, month, day
+# as the first three keys (a TypeError otherwise) and so runs on the Firehose steady states only.
+GLUTIL_LIMIT_SCENARIOS = ("S1", "S1L", "S4")
+EVENT_SCENARIOS = ("E1",)
 
 
 @dataclass(frozen=True)
@@ -40,6 +44,7 @@ class System:
     command: Callable[[Scenario], list[str]]
     scenarios: tuple[str, ...] | None = None
     pythonpath: tuple[Path, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
 
     def runs(self, scenario: Scenario) -> bool:
         return self.scenarios is None or scenario.name in self.scenarios
@@ -73,19 +78,40 @@ def _wrangler(s: Scenario) -> list[str]:
     return [sys.executable, str(PEERS / "awswrangler_script.py"), "--database", s.database]
 
 
+def event_batch_files(s: Scenario) -> list[Path]:
+    """Where the harness writes the scenario's SQS batches (one JSON file per Lambda event)."""
+    return sorted(WORK.glob(f"{s.name}-sqs-batch-*.json"))
+
+
+def _events(s: Scenario) -> list[str]:
+    return [sys.executable, str(PEERS / "this_events.py"), *map(str, event_batch_files(s))]
+
+
 SYSTEMS = (
     System("this-incremental", False, _this(False)),
     System("this-full", True, _this(True)),
-    System("glutil-full", True, _glutil(0), GLUTIL_SCENARIOS, (GLUTIL_DIR,)),
-    System("glutil-limit1", False, _glutil(1), GLUTIL_SCENARIOS, (GLUTIL_DIR,)),
+    System("glutil-full", True, _glutil(0), None, (GLUTIL_DIR,)),
+    System("glutil-limit1", False, _glutil(1), GLUTIL_LIMIT_SCENARIOS, (GLUTIL_DIR,)),
     System("awswrangler-script", True, _wrangler),
+    # The table index reads E1's database only, as a deployment would name its RAW databases.
+    System(
+        "this-events",
+        False,
+        _events,
+        EVENT_SCENARIOS,
+        env=(("RAW_DATABASE_PATTERN", "^raw_bench_e1$"),),
+    ),
 )
 
 
 def child_env(
-    endpoint: str, extra_path: tuple[Path, ...] = (), count: Path | None = None
+    endpoint: str,
+    extra_path: tuple[Path, ...] = (),
+    count: Path | None = None,
+    latency_ms: float = 0,
 ) -> dict[str, str]:
-    """Environment of a child: local endpoint, dummy credentials, no profile or metadata lookups."""
+    """Environment of a child: local endpoint, dummy credentials, no profile or metadata lookups;
+    with `count`, the call counter and the modelled round trip of `latency_ms` per call."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BOTO", "PYTHON"))}
     env.update(
         AWS_ENDPOINT_URL=endpoint,
@@ -103,6 +129,7 @@ def child_env(
         env["PYTHONPATH"] = os.pathsep.join(str(p) for p in paths)
     if count:
         env["BENCH_CALLS_FILE"] = str(count)
+        env["BENCH_LATENCY_MS"] = f"{latency_ms:g}"
     return env
 
 

@@ -1,17 +1,33 @@
-"""Fast checks of the benchmark's own arithmetic: the lower bound, the catalog comparison, the
-scenario shapes the issue asks for, and the target verdicts. Run with
-`.venv/bin/python -m pytest bench/test_bench.py` (not part of `make test`)."""
+"""Fast checks of the benchmark's own arithmetic: the lower bounds, the catalog comparison, the
+scenario shapes the issues ask for, the S3 notifications, the latency model and the target
+verdicts. Part of `make test`; alone: `.venv/bin/python -m pytest bench/test_bench.py`."""
 
 from __future__ import annotations
 
+import json
+import logging
+import subprocess
+import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.report import evaluate, growth, summarize
-from bench.scenarios import Partition, build_scenarios, compare, lower_bound_calls
-from bench.systems import RunResult
+from bench.report import evaluate, growth, s3_calls, summarize
+from bench.run import _numbers, _reported_item_failures, results_path
+from bench.scenarios import (
+    Partition,
+    TableSpec,
+    branch_lower_bound,
+    build_scenarios,
+    compare,
+    lower_bound_calls,
+    s3_notification,
+    sqs_batches,
+)
+from bench.systems import BENCH, ROOT, SYSTEMS, RunResult, child_env
 
 NOW = datetime(2026, 3, 1, 2, 40, tzinfo=UTC)
 
@@ -21,6 +37,19 @@ def test_lower_bound_counts_reads_listings_and_creates_per_table() -> None:
     assert lower_bound_calls([(0, 0)]) == 3  # still one listing to learn nothing is new
     assert lower_bound_calls([(5000, 5000)]) == 2 + 5 + 50
     assert lower_bound_calls([(1001, 101)]) == 2 + 2 + 2
+
+
+def test_branch_lower_bound_finds_lists_and_creates_per_branch() -> None:
+    one_level = [(f"r{i}",) for i in range(17)]
+    # 2 reads, 1 Delimiter listing for 17 branches, 17 branch listings, 1 create
+    assert branch_lower_bound(one_level, [20] * 17, 17) == 2 + 1 + 17 + 1
+    # a branch with nothing new still costs one listing; 2,500 new objects cost 3
+    assert branch_lower_bound([("a",), ("b",)], [0, 2500], 5) == 2 + 1 + 1 + 3 + 1
+    many = [(f"c{i:05d}",) for i in range(1001)]
+    assert branch_lower_bound(many, [1] * 1001, 1001) == 2 + 2 + 1001 + 11
+    # two branch keys: one listing of the first level, one per first-level value below it
+    two = [("t1", "click"), ("t1", "view"), ("t2", "click")]
+    assert branch_lower_bound(two, [1, 1, 1], 3) == 2 + (1 + 2) + 3 + 1
 
 
 def test_compare_checks_values_and_locations() -> None:
@@ -48,6 +77,120 @@ def test_scenario_shapes_match_the_issue(scenarios: dict[str, Any]) -> None:
     assert s4.tables[0].expected() == s1.tables[0].expected()
     assert (s1.lower_bound_calls, s2.lower_bound_calls, s3.lower_bound_calls) == (16, 8, 57)
     assert s4.lower_bound_calls == 12
+
+
+def test_s5_service_logs_has_16_regions_of_history_and_a_17th_today(
+    scenarios: dict[str, Any],
+) -> None:
+    (table,) = scenarios["S5"].tables
+    assert table.keys == ("region", "year", "month", "day") and table.branch_keys == 1
+    assert len(table.registered) == 16 * 90
+    assert {d.values[0] for d in table.registered} == {d.values[0] for d in table.new} - {
+        "eu-south-1"
+    }
+    assert len({d.values[0] for d in table.new}) == 17
+    assert {d.values[1:] for d in table.new} == {("2026", "03", "01")}
+    assert max(d.values[1:] for d in table.registered) == ("2026", "02", "28")
+    assert min(d.values[1:] for d in table.registered) == ("2025", "12", "01")
+    assert all(len(d.objects) == 20 for d in (*table.registered, *table.new))
+    assert table.new[0].rel == "ap-northeast-1/2026/03/01/"
+    assert scenarios["S5"].expected_new == 17
+    assert scenarios["S5"].lower_bound_calls == 2 + 1 + 17 + 1
+
+
+def test_s6_dynamic_partitioning_has_200_customers_of_72_hours(
+    scenarios: dict[str, Any],
+) -> None:
+    (table,) = scenarios["S6"].tables
+    assert table.keys == ("customer_id", "year", "month", "day", "hour")
+    assert len(table.registered) == 200 * 72 and len(table.new) == 200
+    assert all(len(d.objects) == 2 for d in (*table.registered, *table.new))
+    assert table.new[0].rel == "customer_id=100001/year=2026/month=03/day=01/hour=02/"
+    newest = max(d.values[1:] for d in table.registered)
+    assert newest == ("2026", "03", "01", "01")
+    assert min(d.values[1:] for d in table.registered) == ("2026", "02", "26", "02")
+    assert scenarios["S6"].lower_bound_calls == 2 + 1 + 200 + 2
+
+
+def test_e1_has_late_and_recent_partitions_for_10000_objects(scenarios: dict[str, Any]) -> None:
+    e1 = scenarios["E1"]
+    assert e1.notifications and len(e1.tables) == 4
+    assert sum(len(d.objects) for t in e1.tables for d in t.new) == 10_000
+    for table in e1.tables:
+        assert len(table.registered) == 720 and len(table.new) == 100
+        newest = max(d.rel for d in table.registered)
+        late = [d for d in table.new if d.rel < newest]
+        assert len(late) == 20
+        registered = {d.rel for d in table.registered}
+        assert not registered & {d.rel for d in table.new}
+        # the late hours are holes inside the history, not before it
+        assert all(min(registered) < d.rel for d in late)
+        assert max(d.rel for d in table.new) == "2026/03/01/02/"
+    assert len({d.rel for t in e1.tables for d in t.new if d.rel < "2026/02/27"}) > 20
+    assert e1.event_lower_bound_calls == 2 + 4
+    assert e1.lower_bound_calls == 4 * (2 + 3 + 1)
+
+
+def _spec(prefix: str = "t/") -> TableSpec:
+    return TableSpec("db", "t", "bkt", prefix, ("dt",), "json", [], [])
+
+
+def test_notification_keys_are_url_encoded_as_s3_does() -> None:
+    key = "t/dt=2026-01-01 10%3A00/caf\u00e9+1.json"
+    body = s3_notification(_spec(), key, NOW)
+    (record,) = body["Records"]
+    assert record["s3"]["object"]["key"] == "t/dt%3D2026-01-01+10%253A00/caf%C3%A9%2B1.json"
+    assert record["eventTime"] == "2026-03-01T02:40:00.000Z"
+    assert record["s3"]["bucket"] == {
+        "name": "bkt",
+        "ownerIdentity": {"principalId": "AEXAMPLE"},
+        "arn": "arn:aws:s3:::bkt",
+    }
+    assert (record["eventVersion"], record["eventSource"], record["eventName"]) == (
+        "2.1",
+        "aws:s3",
+        "ObjectCreated:Put",
+    )
+    assert record["awsRegion"] == "us-east-1"
+    assert {"size", "eTag", "sequencer"} <= set(record["s3"]["object"])
+
+
+def test_e1_arrives_as_one_sqs_batch_of_one_notification_per_message(
+    scenarios: dict[str, Any],
+) -> None:
+    (batch,) = sqs_batches(scenarios["E1"], NOW)
+    messages = batch["Records"]
+    assert len(messages) == 10_000
+    first = messages[0]
+    assert set(first) == {
+        "messageId",
+        "receiptHandle",
+        "body",
+        "attributes",
+        "messageAttributes",
+        "md5OfBody",
+        "eventSource",
+        "eventSourceARN",
+        "awsRegion",
+    }
+    assert first["eventSource"] == "aws:sqs" and first["messageAttributes"] == {}
+    assert first["eventSourceARN"] == "arn:aws:sqs:us-east-1:123456789012:raw-bench-e1-events"
+    assert len({m["messageId"] for m in messages}) == 10_000
+    keys = []
+    for message in messages:
+        (record,) = json.loads(message["body"])["Records"]
+        keys.append((record["s3"]["bucket"]["name"], record["s3"]["object"]["key"]))
+    expected = {
+        (t.bucket, t.prefix + d.rel + name)
+        for t in scenarios["E1"].tables
+        for d in t.new
+        for name in d.objects
+    }
+    assert set(keys) == expected and len(keys) == len(expected)
+    # late data lands last, in several tables
+    assert keys[-1][1].startswith("firehose/") and "/2026/03/01/" not in keys[-1][1]
+    small = sqs_batches(scenarios["E1"], NOW, size=3000)
+    assert [len(b["Records"]) for b in small] == [3000, 3000, 3000, 1000]
 
 
 def test_dates_are_relative_to_the_current_utc_hour(scenarios: dict[str, Any]) -> None:
@@ -126,7 +269,7 @@ def test_indexed_listing_answers_like_moto() -> None:
     from moto.core import DEFAULT_ACCOUNT_ID
     from moto.s3.models import S3Backend
 
-    from bench.scenarios import index_moto_listings
+    from bench.moto_backend import index_moto_listings
 
     original = S3Backend.list_objects_v2
     with mock_aws():
@@ -169,3 +312,174 @@ def test_indexed_listing_answers_like_moto() -> None:
             assert [k.name for k in second[0]] == [k.name for k in again[0]]
         finally:
             S3Backend.list_objects_v2 = original
+
+
+CLIENT_CALLS = """
+import time, boto3
+s3 = boto3.client("s3")
+s3.list_buckets()  # connection set-up and first-call costs stay out of the timing
+start = time.perf_counter()
+for _ in range(4):
+    s3.list_buckets()
+print(time.perf_counter() - start)
+"""
+
+
+@pytest.fixture()
+def endpoint() -> Iterator[str]:
+    """A moto server on a free loopback port, stopped after the test."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+
+
+def _timed_child(endpoint: str, latency_ms: float, calls: Path) -> float:
+    done = subprocess.run(
+        [sys.executable, "-c", CLIENT_CALLS],
+        env=child_env(endpoint, (), calls, latency_ms),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return float(done.stdout.strip().splitlines()[-1])
+
+
+def test_latency_model_delays_every_call_in_the_child(endpoint: str, tmp_path: Path) -> None:
+    calls = tmp_path / "calls.json"
+    floor = _timed_child(endpoint, 0, calls)
+    assert json.loads(calls.read_text()) == {"ListBuckets": 5}
+    delayed = _timed_child(endpoint, 250, calls)
+    assert json.loads(calls.read_text()) == {"ListBuckets": 5}
+    # four calls, each blocked 250 ms in the calling thread
+    assert delayed - floor >= 4 * 0.25 * 0.95
+    assert delayed < 4 * 0.25 + 2
+
+
+def test_results_files_and_event_responses() -> None:
+    assert results_path(50) == BENCH / "results.json"
+    assert results_path(0) == BENCH / "results-0ms.json"
+    assert results_path(12.5) == BENCH / "results-12.5ms.json"
+    assert json.dumps({"latency_ms": _numbers("50,0", float)[0]}) == '{"latency_ms": 50}'
+    assert _numbers("50, 12.5", float) == [50, 12.5] and _numbers("3,1", int) == [3, 1]
+    responses = [{"batchItemFailures": [{"itemIdentifier": "a"}, {"itemIdentifier": "b"}]}, {}]
+    assert _reported_item_failures(json.dumps(responses)) == 2
+    assert _reported_item_failures('{"totals": {"created": 1}}') == 0
+    assert _reported_item_failures("Traceback") == 0
+    events = next(s for s in SYSTEMS if s.name == "this-events")
+    assert dict(events.env) == {"RAW_DATABASE_PATTERN": "^raw_bench_e1$"}
+    assert [s.name for s in SYSTEMS if s.runs(build_scenarios(NOW)["S6"])] == [
+        "this-incremental",
+        "this-full",
+        "glutil-full",
+        "awswrangler-script",
+    ]
+
+
+def _scenario(bound: int, systems: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    return {"lower_bound_calls": bound, "expected_new": 1, **extra, "systems": systems}
+
+
+def _new_targets(latency_ms: float, **changes: Any) -> dict[str, Any]:
+    """Results with S1, S5, S6 and E1 where every new target passes unless `changes` say not."""
+    e1 = {
+        "this-incremental": _system(2.0, 21, correct=False),
+        "this-full": _system(6.0, 565),
+        "awswrangler-script": _system(7.0, 33),
+        "this-events": _system(1.0, 6, BatchCreatePartition=4, GetTables=1, GetDatabases=1),
+    }
+    e1.update(changes.get("e1", {}))
+    return {
+        "latency_ms": latency_ms,
+        "scenarios": {
+            "S1": _scenario(
+                16,
+                {
+                    "this-incremental": _system(0.6, changes.get("s1_calls", 13)),
+                    "this-full": _system(changes.get("s1_full_wall", 2.0), 21),
+                    "glutil-full": _system(3.0, 152),
+                    "awswrangler-script": _system(4.0, 21),
+                },
+            ),
+            "S5": _scenario(
+                21,
+                {
+                    "this-incremental": _system(1.0, changes.get("s5_calls", 23)),
+                    "this-full": _system(2.0, 120),
+                    "glutil-full": _system(6.0, 104),
+                },
+            ),
+            "S6": _scenario(
+                205,
+                {
+                    "this-incremental": _system(2.0, 205, correct=changes.get("s6_ok", True)),
+                    "this-full": _system(9.0, 1605),
+                    "awswrangler-script": _system(11.0, 34),
+                },
+            ),
+            "E1": _scenario(24, e1, event_lower_bound_calls=6),
+        },
+    }
+
+
+def test_new_targets_pass_when_met() -> None:
+    lines = {v.target: v for v in evaluate(_new_targets(50))}
+    passing = [
+        "S1 calls no more than before (13)",
+        "S1 this-full wall <= best full-scan peer",
+        "S5 catalog exactly right in every run",
+        "S5 calls within 1.5x of lower bound",
+        "S5 wall <= 1/5 of best full-scan peer",
+        "S6 wall <= 1/5 of best full-scan peer",
+        "E1 this-events catalog exactly right",
+        "E1 this-events calls within 1.2x of its lower bound",
+        "E1 this-events makes no S3 call",
+        "E1 this-events wall <= 1/2 of best scheduled run",
+        "this-incremental catalog exactly right on every scenario but E1",
+        "this-events catalog exactly right on every scenario",
+    ]
+    assert [lines[t].mark for t in passing] == ["PASS"] * len(passing)
+    assert "this-full 6.00 s" in lines["E1 this-events wall <= 1/2 of best scheduled run"].detail
+    assert not any("2x faster" in t for t in lines)  # withdrawn
+
+
+def test_new_targets_miss_when_not_met() -> None:
+    s3_calls_made = {"this-events": _system(1.0, 7, BatchCreatePartition=4, ListObjectsV2=1)}
+    results = _new_targets(
+        50, s1_calls=14, s1_full_wall=3.5, s5_calls=32, s6_ok=False, e1=s3_calls_made
+    )
+    lines = {v.target: v for v in evaluate(results)}
+    missing = [
+        "S1 calls no more than before (13)",
+        "S1 this-full wall <= best full-scan peer",
+        "S5 calls within 1.5x of lower bound",
+        "S6 catalog exactly right in every run",
+        "S6 calls within 1.5x of lower bound",  # right count, wrong catalog
+        "E1 this-events makes no S3 call",
+        "this-incremental catalog exactly right on every scenario but E1",
+    ]
+    assert [lines[t].mark for t in missing] == ["MISS"] * len(missing)
+    assert lines["E1 this-events calls within 1.2x of its lower bound"].passed  # 7 <= 7.2
+    assert s3_calls({"ListObjectsV2": 2, "GetTables": 1, "HeadObject": 1}) == 3
+    failed = _new_targets(50, e1={"this-events": _system(0.2, 0, correct=False)})
+    lines = {v.target: v for v in evaluate(failed)}
+    assert lines["E1 this-events catalog exactly right"].mark == "MISS"
+    assert lines["E1 this-events wall <= 1/2 of best scheduled run"].mark == "MISS"
+
+
+def test_headline_only_targets_are_information_at_other_latencies() -> None:
+    lines = {v.target: v for v in evaluate(_new_targets(0, s5_calls=40))}
+    assert lines["S5 calls within 1.5x of lower bound"].mark == "info"
+    assert lines["S5 calls within 1.5x of lower bound"].passed is False
+    assert lines["E1 this-events makes no S3 call"].mark == "info"
+    # targets set for both latencies are still judged at 0 ms
+    assert lines["S1 this-full wall <= best full-scan peer"].mark == "PASS"
+    assert lines["S1 calls no more than before (13)"].mark == "PASS"

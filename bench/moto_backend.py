@@ -1,0 +1,153 @@
+"""moto's in-process backends for the benchmark: seeding and resetting the scenarios straight in
+the backends (uploads over HTTP run at ~300 objects/s, far too slow for ~170,000 objects), and two
+patches of the server's own work that change no response (see the README's fairness measures).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from bench.scenarios import OBJECT_BODY, REGION, Partition, Scenario, TableSpec
+
+
+def memoize_moto_timestamps() -> None:
+    """Caches moto's timestamp conversion in this (server) process.
+
+    moto's response serializer re-parses every object's LastModified with dateutil on every listing:
+    a third of the server's time per listed key. The conversion is a pure function of its input, so
+    caching it changes no response; it only makes listing-heavy runs (the full scans, mostly the
+    peers') cheaper and the whole benchmark shorter.
+    """
+    import functools
+
+    from moto.core import serialize
+
+    if not hasattr(serialize.parse_to_aware_datetime, "cache_info"):
+        serialize.parse_to_aware_datetime = functools.lru_cache(maxsize=1 << 18)(
+            serialize.parse_to_aware_datetime
+        )
+
+
+@dataclass
+class _KeysOnly:
+    """A stand-in bucket holding only some of a bucket's keys, for moto's listing code."""
+
+    keys: dict[str, Any]
+
+
+def index_moto_listings() -> None:
+    """Answers moto's flat `ListObjectsV2` (no `Delimiter`) from a sorted index of the bucket.
+
+    moto collects and sorts every key of the bucket on each call, so a call's cost grows with the
+    whole bucket; real S3 pays for the keys it returns. The index (rebuilt whenever the bucket's
+    key count changes; the benchmark never changes objects after seeding) finds the first key with
+    a bisection and returns the same page, truncation flag and continuation token as moto's own
+    code; a listing with a `Delimiter` runs moto's own code over the keys under its prefix only.
+    """
+    from moto.s3.models import FakeDeleteMarker, S3Backend
+
+    if getattr(S3Backend.list_objects_v2, "indexed", False):
+        return
+    original = S3Backend.list_objects_v2
+    index: dict[int, tuple[int, list[str]]] = {}
+
+    def list_objects_v2(
+        self: Any,
+        bucket: Any,
+        prefix: str | None,
+        delimiter: str | None,
+        continuation_token: str | None,
+        start_after: str | None,
+        max_keys: int,
+    ) -> Any:
+        if not hasattr(bucket, "keys"):
+            return original(
+                self, bucket, prefix, delimiter, continuation_token, start_after, max_keys
+            )
+        count, names = index.get(id(bucket), (-1, []))
+        if count != len(bucket.keys):
+            names = sorted(bucket.keys)
+            index[id(bucket)] = (len(names), names)
+        prefix = prefix or ""
+        start = bisect.bisect_left(names, prefix)
+        if delimiter:  # moto's own code, over the keys under the prefix only
+            end = None
+            if prefix:
+                end = bisect.bisect_left(names, prefix[:-1] + chr(ord(prefix[-1]) + 1))
+            under = _KeysOnly({name: bucket.keys[name] for name in names[start:end]})
+            return original(
+                self, under, prefix, delimiter, continuation_token, start_after, max_keys
+            )
+        limit = start_after
+        if continuation_token:
+            limit = self._pagination_tokens.get(continuation_token)
+        if limit:
+            start = max(start, bisect.bisect_right(names, limit))
+        page = []
+        for name in names[start:]:
+            if not name.startswith(prefix) or len(page) > max_keys:
+                break
+            key = bucket.keys[name]
+            if not isinstance(key, FakeDeleteMarker):
+                page.append(key)
+        return self._truncate_result(page, max_keys)
+
+    list_objects_v2.indexed = True  # type: ignore[attr-defined]
+    S3Backend.list_objects_v2 = list_objects_v2
+
+
+class MotoState:
+    """Seeds and resets moto's in-process backends, which the ThreadedMotoServer in this same
+    process serves; a reset swaps whole partition dicts, so it takes milliseconds."""
+
+    def __init__(self, account_id: str, get_backend: Callable[[str], Any]) -> None:
+        self.s3 = get_backend("s3")[account_id]["global"]
+        self.glue = get_backend("glue")[account_id][REGION]
+        self._start: dict[tuple[str, str], OrderedDict[str, Any]] = {}
+
+    def seed_s3(self, scenarios: Iterable[Scenario]) -> int:
+        """Puts every scenario's objects into its buckets (once per bucket); returns the count."""
+        count = 0
+        for scenario in scenarios:
+            for table in scenario.tables:
+                if table.bucket in self.s3.buckets:
+                    continue
+                self.s3.create_bucket(table.bucket, REGION)
+                for key in table.object_keys():
+                    self.s3.put_object(table.bucket, key, OBJECT_BODY, disable_notification=True)
+                    count += 1
+        return count
+
+    def reset(self, scenario: Scenario) -> None:
+        """Puts the scenario's database back to its starting state: fresh tables holding exactly
+        the partitions registered at the start."""
+        from moto.glue.models import FakePartition
+
+        if scenario.database not in self.glue.databases:
+            self.glue.create_database(scenario.database, {"Name": scenario.database})
+        db = self.glue.databases[scenario.database]
+        db.tables.clear()
+        for table in scenario.tables:
+            key = (scenario.name, table.name)
+            if key not in self._start:
+                parts = (
+                    FakePartition(table.database, table.name, table.partition_input(d))
+                    for d in table.registered
+                )
+                self._start[key] = OrderedDict((str(p.values), p) for p in parts)
+            fake = self.glue.create_table(scenario.database, table.name, table.table_input())
+            fake.partitions = OrderedDict(self._start[key])
+
+    def partitions(self, table: TableSpec) -> set[Partition]:
+        """What the catalog holds now for the table."""
+        fake = self.glue.databases[table.database].tables[table.name]
+        return {
+            Partition(
+                tuple(p.values), p.partition_input.get("StorageDescriptor", {}).get("Location", "")
+            )
+            for p in fake.partitions.values()
+        }
