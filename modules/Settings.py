@@ -24,7 +24,7 @@ class Settings:
     database_pattern: str = "^raw_"
     table_concurrency: int = 4
     glue_write_concurrency: int = 4
-    s3_concurrency: int = 8
+    s3_concurrency: int = 16
     max_attempts: int = 8
     retry_mode: str = "standard"
     retry_base_delay: float = 0.2

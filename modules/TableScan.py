@@ -11,22 +11,25 @@ never wrote. This module lists S3 only; what the catalog holds comes in from the
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from modules import S3Listing as s3l
 from modules import S3PrefixGeneration as s3p
 from modules.TimeKeys import KeySplit
 
 Sink = Callable[[tuple[str, ...], str], None]
-# A full scan walks the directories when at most this many are unregistered and need a data check,
-# and when a directory listing returns at least this many partitions on average (otherwise, with
-# many small branches, listing the objects takes fewer calls).
+# A full scan walks the directories when at most this many are unregistered and need a data check.
 _WALK_MAX_CHECKS = 200
-_WALK_MIN_YIELD = 10
+# What a listing call costs against the entries it returns: a call among S3_CONCURRENCY others in
+# flight costs about as much as reading this many keys of a page (on S3 and on moto alike).
+_CALL_COST = 50
 Partition = dict[str, Any]
 
 
@@ -144,14 +147,14 @@ class TableScan:
 
     def _walk(self, registered: list[Partition]) -> s3l.Discovery | None:
         """Walk every partition level with `Delimiter` listings (directories only, not the objects
-        in them, so the work grows with the partitions, not the objects) and check for data only
-        in directories that are not registered: adding never needs to know whether a registered
-        partition still holds data. None when the layout cannot be walked level by level, or so
-        much is unregistered (a backfill) that listing the objects is cheaper."""
+        in them) and check for data only in directories that are not registered: adding never
+        needs to know whether a registered partition still holds data. None when listing the
+        objects costs less (many small branches, few objects per partition), when the layout
+        cannot be walked level by level, or when so much is unregistered (a backfill) that
+        listing the objects is cheaper."""
         own = self.layout.list_prefix
-        paths = [p for p in map(self.path_of, registered) if p.startswith(own)]
-        parents = {path[: i + 1] for path in paths for i in _slashes(path, len(own) - 1)[:-1]}
-        if len(paths) < _WALK_MIN_YIELD * max(1, len(parents)):
+        paths = sorted(p for p in map(self.path_of, registered) if p.startswith(own))
+        if not paths or not self._walk_pays(paths, registered):
             return None
         listing = self._levels(len(self.layout.keys), len(registered) + _WALK_MAX_CHECKS)
         if listing is None or listing.capped:
@@ -162,26 +165,60 @@ class TableScan:
         fresh = [b for b in listing.branches if b.values not in known]
         if len(fresh) > _WALK_MAX_CHECKS:
             return None
-        counters = [s3l.Discovery() for _ in fresh]
-        checks = [
-            self.pool.submit(s3l.prefix_has_data, self.s3, self.layout.bucket, b.prefix, c)
-            for b, c in zip(fresh, counters, strict=True)
-        ]
-        found = s3l.Discovery(skipped=dict(listing.skipped), list_calls=listing.list_calls)
+        found = s3l.Discovery(skipped=dict(listing.skipped), list_calls=listing.list_calls + 1)
         found.partitions = {b.values: b.prefix for b in listing.branches if b.values in known}
-        for branch, check in zip(fresh, checks, strict=True):  # path order, as listed
-            try:
-                if check.result() and not found.error:
+        siblings = Counter(_parent(b.prefix) for b in listing.branches)
+        groups: dict[str, list[s3l.Branch]] = {}
+        for branch in fresh:  # in path order, and so are the groups
+            groups.setdefault(_parent(branch.prefix), []).append(branch)
+        checks = [
+            (members, self.pool.submit(self._holding_data, parent, members, siblings[parent]))
+            for parent, members in groups.items()
+        ]
+        for members, check in checks:
+            held = check.result()
+            found.merge(held)
+            for branch in members:
+                if branch.prefix in held.data_dirs and not found.error:
                     found.partitions[branch.values] = branch.prefix
                     self.sink(branch.values, branch.prefix)
-            except Exception as exc:  # later ones wait for the next run, so no gap is left
-                found.error = found.error or (
-                    f"checking s3://{self.layout.bucket}/{branch.prefix} failed: "
-                    + s3p.describe(exc)
-                )
-        found.list_calls += sum(c.list_calls for c in counters)
-        self.roots = [self.layout.list_prefix]
+        self.roots = [own]
         return found
+
+    def _walk_pays(self, paths: list[str], registered: list[Partition]) -> bool:
+        """Whether walking the directories costs less than listing the objects: a listing call
+        counts as `_CALL_COST` entries; the objects per partition come from listing the newest."""
+        own = self.layout.list_prefix
+        parents = {path[: i + 1] for path in paths for i in _slashes(path, len(own) - 1)[:-1]}
+        try:
+            page = self.s3.list_objects_v2(Bucket=self.layout.bucket, Prefix=paths[-1])
+        except (ClientError, BotoCoreError):
+            return False
+        objects = len(paths) * max(1, page.get("KeyCount", 0))
+        units = len({self.split.branch_of(p["Values"]) for p in registered}) or self.slices
+        walk = len(parents) * (_CALL_COST + 1) + len(paths)
+        flat = max(units, objects / 1000) * _CALL_COST + objects
+        return walk < flat
+
+    def _holding_data(self, parent: str, members: list[s3l.Branch], siblings: int) -> s3l.Discovery:
+        """Which of these unregistered directories (children of `parent`) hold data, in
+        `data_dirs`: one listing of the parent when they are a good part of its children, else
+        a check of each."""
+        if len(members) > 1 and len(members) * 4 >= siblings:
+            listed = self._list(parent, sink=lambda values, prefix: None)
+            listed.data_dirs = set(listed.partitions.values())
+            return listed
+        held = s3l.Discovery()
+        for branch in members:
+            try:
+                if s3l.prefix_has_data(self.s3, self.layout.bucket, branch.prefix, held):
+                    held.data_dirs.add(branch.prefix)
+            except (ClientError, BotoCoreError) as exc:
+                held.error = f"checking s3://{self.layout.bucket}/{branch.prefix} failed: " + (
+                    s3p.describe(exc)
+                )
+                break
+        return held
 
     # ------------------------------------------------------------------ listings
 
@@ -264,6 +301,11 @@ class TableScan:
                     s3p.describe(exc)
                 )
         return found
+
+
+def _parent(prefix: str) -> str:
+    """The directory that holds the directory `prefix`."""
+    return prefix[: prefix.rstrip("/").rfind("/") + 1]
 
 
 def _slashes(path: str, start: int) -> list[int]:

@@ -312,8 +312,8 @@ def test_crash_half_way_leaves_no_gap_in_any_branch(aws: Aws, monkeypatch: Any) 
     assert entry(summary, "dyn")["created"] == len(new) - len(done)
 
 
-def firehose(aws: Aws, hours: int, new_hours: int) -> tuple[Catalog, Catalog]:
-    """A Firehose table without branch keys: `yyyy/MM/dd/HH/`."""
+def firehose(aws: Aws, hours: int, new_hours: int, per: int = 1) -> tuple[Catalog, Catalog]:
+    """A Firehose table without branch keys: `yyyy/MM/dd/HH/`, `per` objects an hour."""
     aws.bucket("lake")
     aws.database(DB)
     aws.table(DB, "fh", "s3://lake/fh/", ["year", "month", "day", "hour"])
@@ -323,7 +323,7 @@ def firehose(aws: Aws, hours: int, new_hours: int) -> tuple[Catalog, Catalog]:
         t = NOW - timedelta(hours=hours + new_hours - 1 - i)
         values = (f"{t:%Y}", f"{t:%m}", f"{t:%d}", f"{t:%H}")
         (registered if i < hours else new)[values] = f"s3://lake/fh/{t:%Y/%m/%d/%H}/"
-        seed([f"fh/{t:%Y/%m/%d/%H}/fh-1-{t:%Y-%m-%d-%H}-a.gz"])
+        seed(f"fh/{t:%Y/%m/%d/%H}/fh-1-{t:%Y-%m-%d-%H}-{i}.gz" for i in range(per))
     register(aws, "fh", registered)
     return registered, new
 
@@ -338,14 +338,32 @@ def _with_holes(aws: Aws, registered: Catalog, holes: Catalog) -> None:
 def test_full_scan_walks_directories_and_checks_only_the_unregistered(
     aws: Aws, sent: list[Any]
 ) -> None:
-    registered, new = firehose(aws, 900, 3)
+    registered, new = firehose(aws, 900, 3, per=5)
     holes = dict(list(registered.items())[100:400:50])
     _with_holes(aws, registered, holes)
     summary = main.lambda_handler({"databases": [DB], "full_scan": True}, None)
     assert aws.partitions(DB, "fh") == registered | new, dumps(summary)
     assert entry(summary, "fh")["created"] == len(holes) + len(new)
+    # objects are listed only where something is unregistered (or in a day holding many such
+    # hours), plus one look at the newest partition to weigh walking against listing
+    fresh = {loc.removeprefix("s3://lake/") for loc in (holes | new).values()}
+    looked = {fresh_dir[: fresh_dir.rstrip("/").rfind("/") + 1] for fresh_dir in fresh} | fresh
     flat = [p["Prefix"] for op, p in sent if op == "ListObjectsV2" and "Delimiter" not in p]
-    assert sorted(flat) == sorted(loc.removeprefix("s3://lake/") for loc in (holes | new).values())
+    newest = max(loc.removeprefix("s3://lake/") for loc in registered.values())
+    assert flat.count(newest) == 1 and len(flat) <= len(fresh) + 1
+    assert set(flat) - {newest} <= looked, flat
+
+
+def test_full_scan_of_many_small_branches_lists_their_objects(aws: Aws, sent: list[Any]) -> None:
+    """One object per partition, 30 branches: walking five levels would cost more calls than
+    listing each branch's objects, so the branches are listed at once."""
+    registered, new = dynamic(aws, 30, 10)
+    summary = main.lambda_handler({"databases": [DB], "full_scan": True}, None)
+    assert aws.partitions(DB, "dyn") == registered | new, dumps(summary)
+    dyn = entry(summary, "dyn")
+    assert (dyn["branches"], dyn["created"], dyn["scan"]) == (30, 30, "full")
+    counts = ops(sent)
+    assert counts["ListObjectsV2+Delimiter"] == 1 and counts["ListObjectsV2"] == 30 + 1
 
 
 @pytest.mark.parametrize("mode", ["sync", "backfill"])
@@ -365,8 +383,6 @@ def test_full_scan_lists_slices_at_once_and_keeps_the_result(
     flat = [p for op, p in sent if op == "ListObjectsV2" and "Delimiter" not in p]
     slices = min(Settings.from_env().s3_concurrency, (len(registered) - len(holes)) // 100)
     assert len({p.get("StartAfter") for p in flat}) == slices
-    # a backfill starts walking the directories and gives up when too much is unregistered
-    assert any("Delimiter" in p for _, p in sent) == (mode == "backfill")
 
 
 # --------------------------------------------------------------------------- UTF-8 values
