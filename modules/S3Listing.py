@@ -167,8 +167,10 @@ def iter_keys(
     start_after: str | None = None,
     exclude: Iterable[str] = (),
     counter: Discovery | None = None,
+    page_size: int | None = None,
 ) -> Iterator[str]:
-    """Yield every key under `prefix` after `start_after`, in key order, paginated.
+    """Yield every key under `prefix` after `start_after`, in key order, paginated (pages of
+    `page_size` keys, S3's 1,000 by default).
 
     Keys under an `exclude` prefix (another table's location nested under this one) or under
     an ignored directory (`_temporary/`, `.hive-staging…/`) are jumped over with a fresh
@@ -182,7 +184,8 @@ def iter_keys(
         if after:
             params["StartAfter"] = after
         jump = None
-        for page in paginator.paginate(**params):
+        pages = paginator.paginate(**params, PaginationConfig={"PageSize": page_size or 1000})
+        for page in pages:
             if counter is not None:
                 counter.list_calls += 1
             for item in page.get("Contents", ()):
@@ -265,9 +268,13 @@ def _add_dirs(dirs: set[str], key: str, start: int) -> None:
         end = key.rfind("/", 0, end)
 
 
+_CHECK_PAGE = 20
+
+
 def prefix_has_data(s3: Any, bucket: str, prefix: str, counter: Discovery | None = None) -> bool:
-    """True when at least one data object lies under `prefix`; raises if S3 cannot tell."""
-    for key in iter_keys(s3, bucket, prefix, counter=counter):
+    """True when at least one data object lies under `prefix`; raises if S3 cannot tell. The
+    first keys nearly always answer, so pages are small (a marker or two may come first)."""
+    for key in iter_keys(s3, bucket, prefix, counter=counter, page_size=_CHECK_PAGE):
         if is_data_key(key[len(prefix) :]):
             return True
     return False
