@@ -25,7 +25,7 @@ test: lint
 demo: venv
 	$(PY) demo.py
 
-## Side-by-side benchmark against the peers; writes bench/results.json.
+## Side-by-side benchmark against the peers at 50 ms and 0 ms per call; writes bench/results.json and bench/results-0ms.json.
 bench: venv
 	$(PY) bench/run.py
 

@@ -1,8 +1,9 @@
 """The main job on a built-in local setup: a moto server on 127.0.0.1, a sample RAW database
 with one table of each layout plus the noise a real RAW zone has, and the handler run twice
 (the second run must create nothing). One table's feed stopped days ago: it is reported stale;
-another keeps 30 days, so its old backfill is counted expired and never registered. Run it with
-`make demo`."""
+another keeps 30 days, so its old backfill is counted expired and never registered. Then a new
+day lands in every region of a service-log table, and in a region never seen before: the third,
+incremental run registers each of them. Run it with `make demo`."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ def seed(glue: Any, s3: Any, now: datetime) -> None:
         ),
         "payments": ([("dt", "date")], {"partition.max.lag": "1d"}),
         "clickstream": ([(k, "string") for k in ("year", "month", "day", "hour")], {}),
+        "trail": ([(k, "string") for k in ("region", "year", "month", "day")], {}),
         "events": (
             [("dt", "string")],
             {
@@ -75,6 +77,7 @@ def seed(glue: Any, s3: Any, now: datetime) -> None:
     keys.append(f"orders/dt={(now - timedelta(days=40)).date()}/country=DE/part-0.parquet")
     for h in range(6, 0, -1):
         keys.append(f"clickstream/{now - timedelta(hours=h):%Y/%m/%d/%H}/firehose-1.gz")
+    keys += trail_keys(now, ("eu-west-1", "us-east-1"), days=(3, 2, 1))
     keys += [
         "orders/dt=2024-01-01/country=DE/_temporary/0/part-00000.parquet",  # unfinished write
         "orders/dt=not-a-date/country=DE/part-00000.parquet",  # wrong type: skipped
@@ -85,15 +88,26 @@ def seed(glue: Any, s3: Any, now: datetime) -> None:
         s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
 
 
+def trail_keys(now: datetime, regions: tuple[str, ...], days: tuple[int, ...]) -> list[str]:
+    """CloudTrail-style `trail/<region>/yyyy/MM/dd/` objects: the region leads, not time."""
+    return [
+        f"trail/{region}/{now - timedelta(days=d):%Y/%m/%d}/123_CloudTrail_{region}.json.gz"
+        for region in regions
+        for d in days
+    ]
+
+
 def show(title: str, summary: dict[str, Any]) -> None:
     """Print the summary as a table a person can read."""
     print(f"\n{title}: status {summary['status']}")
-    header = f"  {'table':<12} {'layout':<11} {'scan':<12} {'found':>5} {'created':>7}"
-    print(header + f" {'existing':>8} {'skipped':>7} {'expired':>7} {'failed':>6} {'lag':>7}")
+    header = f"  {'table':<12} {'layout':<11} {'scan':<12} {'branches':>8} {'found':>5}"
+    header += f" {'created':>7} {'existing':>8} {'skipped':>7} {'expired':>7} {'failed':>6}"
+    print(header + f" {'lag':>7}")
     for t in summary["tables"]:
         lag = "-" if t["lag_seconds"] is None else f"{t['lag_seconds'] / 3600:.1f}h"
+        branches = "-" if t["branches"] is None else t["branches"]
         print(
-            f"  {t['table']:<12} {t['layout'] or '-':<11} {t['scan'] or '-':<12} "
+            f"  {t['table']:<12} {t['layout'] or '-':<11} {t['scan'] or '-':<12} {branches:>8} "
             f"{t['discovered']:>5} {t['created']:>7} {t['existing']:>8} {t['skipped']:>7} "
             f"{t['expired']:>7} {t['failed']:>6} {lag:>7}" + ("  STALE" if t["stale"] else "")
         )
@@ -133,15 +147,24 @@ def main() -> int:
         with redirect_stdout(io.StringIO()):
             second = handler.lambda_handler({"databases": [DATABASE]}, None)
         show("Second run (nothing new)", second)
-        for table in ("orders", "payments", "clickstream", "events"):
+        s3 = boto3.client("s3")
+        now = datetime.now(UTC)
+        for key in trail_keys(now, ("eu-west-1", "us-east-1", "ap-south-1"), days=(0,)):
+            s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
+        with redirect_stdout(io.StringIO()):
+            third = handler.lambda_handler({"databases": [DATABASE]}, None)
+        show("Third run (today landed in every region, and in a new one)", third)
+        for table in ("orders", "payments", "clickstream", "events", "trail"):
             parts = glue.get_partitions(DatabaseName=DATABASE, TableName=table)["Partitions"]
             print(f"\n{table}: {len(parts)} partitions in the catalog, e.g.")
             for p in sorted(parts, key=lambda p: p["Values"])[-2:]:
                 print(f"  {p['Values']} -> {p['StorageDescriptor']['Location']}")
         ok = first["status"] != "failed" and second["totals"]["created"] == 0
         ok = ok and second["totals"]["stale"] == 1 and first["totals"]["expired"] == 1
+        ok = ok and third["totals"]["created"] == 3
         print(
-            "\nOK: the second run created nothing; one stale table; the old backfill expired."
+            "\nOK: the second run created nothing; one stale table; the old backfill expired;"
+            " the third run registered the new day in every region, the new region included."
             if ok
             else "\nUNEXPECTED RESULT"
         )

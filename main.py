@@ -159,6 +159,7 @@ def _event_mode(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     delivery = S3Events.decode(event)
     now = datetime.now(UTC).replace(tzinfo=None)
     run = EventSync.process(delivery, _clients(settings), settings, now)
+    publish(run.results, settings.metrics_namespace, run.counts)
     if delivery.sqs:
         return {"batchItemFailures": [{"itemIdentifier": m} for m in run.failed_messages]}
     return {**_summary(run.results, [], Options(), settings, []), "events": run.counts}

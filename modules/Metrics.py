@@ -31,8 +31,20 @@ COUNT_METRICS = {
 }
 
 
-def publish(results: Iterable[TableResult], namespace: str) -> None:
-    """Emit one metric set per database of the run's results."""
+# event mode: metric name -> the invocation's counter it reports
+EVENT_METRICS = {
+    "EventMessages": "messages",
+    "EventRecords": "records",
+    "EventObjectsUnmatched": "unmatched",
+    "EventMessagesFailed": "failed_messages",
+}
+
+
+def publish(
+    results: Iterable[TableResult], namespace: str, events: dict[str, int] | None = None
+) -> None:
+    """Emit one metric set per database of the run's results; in event mode also one set for
+    the invocation's record counts (dimension: the service only, as they span databases)."""
     by_database: dict[str, list[TableResult]] = {}
     for result in results:
         by_database.setdefault(result.database, []).append(result)
@@ -51,4 +63,11 @@ def publish(results: Iterable[TableResult], namespace: str) -> None:
         lags = [t.lag_seconds for t in tables if t.lag_seconds is not None]
         if lags:  # no value rather than a misleading 0 when no table has time keys
             metrics.add_metric("MaxLagSeconds", MetricUnit.Seconds, max(lags))
+        metrics.flush_metrics()
+    if events is not None:
+        metrics = Metrics(
+            provider=AmazonCloudWatchEMFProvider(namespace=namespace, service=SERVICE)
+        )
+        for name, counter in EVENT_METRICS.items():
+            metrics.add_metric(name, MetricUnit.Count, events.get(counter, 0))
         metrics.flush_metrics()

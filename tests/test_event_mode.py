@@ -23,6 +23,7 @@ from tests.conftest import REGION, Aws, dumps
 from tests.faultproxy import Faults, Request
 from tests.test_faults import proxied
 from tests.test_inputs import DAILY_PROJECTION
+from tests.test_operations import check_emf, emf_documents
 
 Values = tuple[str, ...]
 DATABASE = "raw_events"
@@ -499,3 +500,26 @@ def test_table_properties_hold_in_event_mode(aws: Aws) -> None:
     summary = main.lambda_handler(eventbridge(f"typo/dt={D2}/part-0.json"), None)
     typo = next(t for t in summary["tables"] if t["table"] == "typo")
     assert typo["status"] == "failed" and "discover.partitions='flase'" in typo["errors"][0]
+
+
+def test_event_mode_metrics_match_the_invocation(
+    aws: Aws, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """One EMF set per database for the partitions, one for the invocation's record counts."""
+    build_lake(aws)
+    queue = Queue(aws)
+    aws.put(BUCKET, [f"outer/dt={D3}/a.json", f"outer/dt={D3}/b.json", "nowhere/x.json"])
+    records = queue.receive()
+    capsys.readouterr()
+    assert failures(main.lambda_handler(sqs_event(records), None)) == set()
+    documents = emf_documents(capsys.readouterr().out)
+    by_kind = {d.get("database", "invocation"): check_emf(d) for d in documents}
+    assert by_kind[DATABASE]["PartitionsCreated"] == 1
+    assert by_kind["invocation"] == {
+        "EventMessages": len(records),
+        "EventRecords": 3,
+        "EventObjectsUnmatched": 1,
+        "EventMessagesFailed": 0,
+    }
+    invocation = next(d for d in documents if "database" not in d)
+    assert invocation["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["service"]]
