@@ -253,6 +253,13 @@ def spark_dir(
 
 def _firehose_table(db: str, scn: str, name: str, registered: int, now: datetime) -> TableSpec:
     dirs = [firehose_dir(name, h, 4) for h in _hours(now, registered + 6)]
+    return _firehose_spec(db, scn, name, dirs[:registered], dirs[registered:])
+
+
+def _firehose_spec(
+    db: str, scn: str, name: str, registered: list[PartitionDir], new: list[PartitionDir]
+) -> TableSpec:
+    """A Firehose table (`YYYY/MM/dd/HH/`, JSON) of scenario `scn`, in a bucket of its own."""
     return TableSpec(
         database=db,
         name=name,
@@ -260,8 +267,8 @@ def _firehose_table(db: str, scn: str, name: str, registered: int, now: datetime
         prefix=f"firehose/{name}/",
         keys=("year", "month", "day", "hour"),
         fmt="json",
-        registered=dirs[:registered],
-        new=dirs[registered:],
+        registered=registered,
+        new=new,
     )
 
 
@@ -324,16 +331,7 @@ def _late_table(db: str, name: str, offset: int, now: datetime) -> TableSpec:
     registered = [firehose_dir(name, h, 4) for i, h in enumerate(history) if i not in holes]
     new = [firehose_dir(name, history[i], E1_OBJECTS_PER_PARTITION) for i in sorted(holes)]
     new += [firehose_dir(name, h, E1_OBJECTS_PER_PARTITION) for h in _hours(now, E1_RECENT_HOURS)]
-    return TableSpec(
-        database=db,
-        name=name,
-        bucket=f"bench-e1-{name.replace('_', '-')}",
-        prefix=f"firehose/{name}/",
-        keys=("year", "month", "day", "hour"),
-        fmt="json",
-        registered=registered,
-        new=new,
-    )
+    return _firehose_spec(db, "e1", name, registered, new)
 
 
 def build_scenarios(now: datetime | None = None) -> dict[str, Scenario]:
