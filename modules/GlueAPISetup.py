@@ -110,13 +110,12 @@ def recent_windows(split: KeySplit, now: datetime) -> RecentWindows | None:
     hours = list(_WINDOW_HOURS)
     fmt = first.fmt
     if fmt is not None:
-        numeric = first.key.type.strip().lower() in INT_TYPES
         if split.branch and fmt.unit in ("HOURS", "MINUTES", "SECONDS"):
             hours.insert(0, _BRANCH_FIRST_HOURS)
 
         def single(moment: datetime) -> str:
             text = fmt.format(fmt.truncate(moment))
-            return f"{first.key.name} >= {text if numeric else _quote(text)}"
+            return f"{first.key.name} >= {_literal(first.key, text)}"
 
         return RecentWindows(
             [single(now - timedelta(hours=h)) for h in hours],
@@ -146,26 +145,32 @@ def _literal(key: PartitionKey, text: str) -> str:
     return text if key.type.strip().lower() in INT_TYPES else _quote(text)
 
 
+def _calendar_literal(tf: TimeField, moment: datetime) -> str:
+    """The moment's calendar field as this key writes it: a number, or zero-padded text."""
+    name = tf.calendar_field or ""
+    number = getattr(moment, name)
+    if tf.key.type.strip().lower() in INT_TYPES:
+        return str(number)
+    return _quote(str(number).zfill(_CALENDAR_WIDTH[name]))
+
+
 def _tuple_at_least(fields: list[TimeField], moment: datetime) -> str:
-    """`(year, month, day, hour) >= moment` as an expression Glue understands (no tuple syntax).
+    """`(year, month, day, hour) >= moment` as an expression Glue understands."""
+    return _tuple_compare([(tf.key.name, _calendar_literal(tf, moment)) for tf in fields], ">")
 
-    Written as `y >= Y AND (y > Y OR m >= M) AND (y > Y OR m > M OR d >= D)`: an old partition
-    fails on its first terms, so evaluating it costs a fraction of the textbook
-    `y > Y OR (y = Y AND m > M) OR …` form on tables with a long history.
+
+def _tuple_compare(terms: list[tuple[str, str]], strict: str) -> str:
+    """`(a, b, c) >= (A, B, C)` (`strict` ">") or `<=` (`strict` "<") without tuple syntax or
+    NOT, which Glue refuses: `a >= A AND (a > A OR b >= B) AND (a > A OR b > B OR c >= C)`.
+
+    An old partition fails on the first terms of `>=`, so evaluating it costs a fraction of the
+    textbook `a > A OR (a = A AND b > B) OR …` form on tables with a long history.
     """
-
-    def literal(tf: TimeField) -> str:
-        name = tf.calendar_field or ""
-        number = getattr(moment, name)
-        text = str(number) if tf.key.type.strip().lower() in INT_TYPES else None
-        return text or _quote(str(number).zfill(_CALENDAR_WIDTH[name]))
-
-    terms = []
-    for i, tf in enumerate(fields):
-        options = [f"{f.key.name} > {literal(f)}" for f in fields[:i]]
-        options.append(f"{tf.key.name} >= {literal(tf)}")
-        terms.append(options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")")
-    return " AND ".join(terms)
+    clauses = []
+    for i, (name, literal) in enumerate(terms):
+        options = [f"{n} {strict} {v}" for n, v in terms[:i]] + [f"{name} {strict}= {literal}"]
+        clauses.append(options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")")
+    return " AND ".join(clauses)
 
 
 def find_recent_partitions(
@@ -414,7 +419,7 @@ def expired_expression(split: KeySplit, cutoff: datetime) -> str | None:
         if literal is None or not _SAFE_NAME.fullmatch(tf.key.name):
             break
         terms.append((tf.key.name, literal))
-    return _tuple_at_most(terms) if terms else None
+    return _tuple_compare(terms, "<") if terms else None
 
 
 def find_expired(
@@ -434,14 +439,8 @@ def _sortable_literal(tf: TimeField, moment: datetime) -> str | None:
     """The moment as this key writes it, when the key's values sort in time order: a calendar
     field (zero-padded as text), or a date format whose fields run from the year down with fixed
     widths (`yyyy-MM-dd`, `yyyy/MM/dd/HH`, `yyyyMMdd`). None otherwise."""
-    numeric = tf.key.type.strip().lower() in INT_TYPES
     if tf.calendar_field is not None:
-        number = getattr(moment, tf.calendar_field)
-        return (
-            str(number)
-            if numeric
-            else _quote(str(number).zfill(_CALENDAR_WIDTH[tf.calendar_field]))
-        )
+        return _calendar_literal(tf, moment)
     fmt = tf.fmt
     if fmt is None or fmt.fields != list(_SORTED_FIELDS[: len(fmt.fields)]):
         return None
@@ -449,17 +448,8 @@ def _sortable_literal(tf: TimeField, moment: datetime) -> str | None:
     if widths[0] != "yyyy" or any(len(w) != 2 for w in widths[1:]):
         return None
     text = fmt.format(moment)
+    numeric = tf.key.type.strip().lower() in INT_TYPES
     return text if numeric and text.isdigit() else _quote(text)
-
-
-def _tuple_at_most(terms: list[tuple[str, str]]) -> str:
-    """`(a, b, c) <= (A, B, C)` without tuple syntax or NOT, which Glue refuses:
-    `a <= A AND (a < A OR b <= B) AND (a < A OR b < B OR c <= C)`."""
-    clauses = []
-    for i, (name, literal) in enumerate(terms):
-        options = [f"{n} < {v}" for n, v in terms[:i]] + [f"{name} <= {literal}"]
-        clauses.append(options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")")
-    return " AND ".join(clauses)
 
 
 def get_databases(glue: Any) -> list[str]:
