@@ -295,7 +295,6 @@ class _OrderedCreator:
         self.known = known
         self.dry_run = sync.options.dry_run
         self.build = glue_api.partition_input_builder(sync.table)
-        self.count = 0
         self.batch: list[dict[str, Any]] = []
         self.thread = ThreadPoolExecutor(1, "ordered-create")
         self.chunks: list[Future[glue_api.WriteOutcome]] = []
@@ -315,7 +314,6 @@ class _OrderedCreator:
             if self.expiry is not None and self.expiry(values):
                 self.expired += 1
                 return
-            self.count += 1
             self.added.append(values)
             if self.dry_run:
                 return
@@ -343,7 +341,7 @@ class _OrderedCreator:
             self._flush()
         try:
             if self.dry_run:
-                return self.count
+                return len(self.added)
             outcome = glue_api.WriteOutcome()
             for chunk in self.chunks:
                 outcome.merge(chunk.result())
