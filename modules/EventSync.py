@@ -34,9 +34,9 @@ from modules.AwsClientObj import AwsClients
 from modules.ProcessLogger import get_logger
 from modules.S3Events import CREATED, REMOVED, Delivery, ObjectEvent
 from modules.Settings import Settings
-from modules.TableControl import SWITCHED_OFF, TableControl
+from modules.TableControl import SWITCHED_OFF, TableControl, table_shape
 from modules.TableReport import TableResult
-from modules.TimeKeys import PartitionKey, split_keys
+from modules.TimeKeys import split_keys
 
 # --------------------------------------------------------------------------- the table index
 
@@ -246,16 +246,13 @@ def register_table(
     result = TableResult(entry.database, table["Name"], scan="events")
     owners: dict[tuple[str, ...], set[str]] = {}
     try:
-        keys = [
-            PartitionKey(k["Name"], k.get("Type", "string"))
-            for k in table.get("PartitionKeys") or ()
-        ]
-        params = table.get("Parameters") or {}
-        if not keys or params.get("table_type", "").upper() == "ICEBERG":
+        shape = table_shape(table)
+        if isinstance(shape, str):
             result.status = "skipped"
             result.skipped = len(objects)
-            result.errors.append("no partitions to register (no partition keys, or Iceberg)")
+            result.errors.append(shape)
             return result, set()
+        keys, params, location = shape
         control = TableControl.from_parameters(params)  # ValueError names a bad property
         if not control.discover:
             result.status = "skipped"
@@ -264,7 +261,6 @@ def register_table(
         split = split_keys(keys, params)
         control.check_keys(split, params)
         expired = control.expiry(split, now)
-        location = (table.get("StorageDescriptor") or {}).get("Location") or ""
         # Nothing registered is read, so the announced keys are the samples that decide between
         # Hive and positional, for the whole table at once (as registered paths do in a listing).
         samples = [

@@ -19,10 +19,16 @@ from modules.AwsClientObj import AwsClients
 from modules.ProcessLogger import get_logger
 from modules.Removal import Target, expire, remove_gone
 from modules.Settings import Options, Settings
-from modules.TableControl import SWITCHED_OFF, Expiry, TableControl, freshness
+from modules.TableControl import (
+    SWITCHED_OFF,
+    Expiry,
+    TableControl,
+    freshness,
+    table_shape,
+)
 from modules.TableReport import COUNTS, TableResult
 from modules.TableScan import TableScan
-from modules.TimeKeys import KeySplit, PartitionKey, split_keys
+from modules.TimeKeys import KeySplit, split_keys
 
 
 @dataclass
@@ -83,7 +89,7 @@ class _TableSync:
         if self._switched_off():
             return
         result = self.result
-        shape = _table_shape(self.table)
+        shape = table_shape(self.table)
         if isinstance(shape, str):
             result.status = "skipped"
             result.errors.append(shape)
@@ -358,28 +364,6 @@ def _enum_values(split: KeySplit, params: dict[str, str]) -> dict[str, list[str]
         if params.get(f"projection.{k.name}.type", "").lower() == "enum"
         and params.get(f"projection.{k.name}.values")
     }
-
-
-def _table_shape(table: dict[str, Any]) -> tuple[list[PartitionKey], dict[str, str], str] | str:
-    """The table's partition keys, parameters and location, or why there is nothing to do;
-    ValueError when the table cannot be synced as it is defined."""
-    keys = [
-        PartitionKey(k["Name"], k.get("Type", "string")) for k in table.get("PartitionKeys") or ()
-    ]
-    params = table.get("Parameters") or {}
-    if not keys:
-        return "table has no partition keys: nothing to register"
-    if params.get("table_type", "").upper() == "ICEBERG":
-        return "Iceberg table: its partitions live in its own metadata"
-    sd = table.get("StorageDescriptor")
-    if not sd:
-        raise ValueError("table has no StorageDescriptor")
-    location = sd.get("Location") or ""
-    if not location and s3p.TEMPLATE_PARAMETER not in params:
-        raise ValueError("table has no location")
-    if location and not location.startswith("s3://"):
-        raise ValueError(f"table location {location!r} is not an s3:// URL")
-    return keys, params, location
 
 
 def _sample_paths(

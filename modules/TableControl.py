@@ -20,8 +20,10 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from modules.TimeKeys import KeySplit
+from modules.S3PrefixGeneration import TEMPLATE_PARAMETER
+from modules.TimeKeys import KeySplit, PartitionKey
 
 DISCOVER = "discover.partitions"
 RETENTION = "partition.retention.period"
@@ -135,3 +137,26 @@ def freshness(
     if partitions:
         return Freshness(list(max(partitions, key=path_of)))
     return Freshness()
+
+
+def table_shape(table: dict[str, Any]) -> tuple[list[PartitionKey], dict[str, str], str] | str:
+    """The table's partition keys, parameters and location, or why there is nothing to do (no
+    partition keys, an Iceberg table); ValueError when the table cannot be synced as defined.
+    Every entry point asks this first, so they agree on which tables they leave alone."""
+    keys = [
+        PartitionKey(k["Name"], k.get("Type", "string")) for k in table.get("PartitionKeys") or ()
+    ]
+    params = table.get("Parameters") or {}
+    if not keys:
+        return "table has no partition keys: nothing to register"
+    if params.get("table_type", "").upper() == "ICEBERG":
+        return "Iceberg table: its partitions live in its own metadata"
+    sd = table.get("StorageDescriptor")
+    if not sd:
+        raise ValueError("table has no StorageDescriptor")
+    location = sd.get("Location") or ""
+    if not location and TEMPLATE_PARAMETER not in params:
+        raise ValueError("table has no location")
+    if location and not location.startswith("s3://"):
+        raise ValueError(f"table location {location!r} is not an s3:// URL")
+    return keys, params, location
