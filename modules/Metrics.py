@@ -49,10 +49,7 @@ def publish(
     for result in results:
         by_database.setdefault(result.database, []).append(result)
     for database, tables in by_database.items():
-        # A provider of its own: Metrics' default state is shared by every instance.
-        metrics = Metrics(
-            provider=AmazonCloudWatchEMFProvider(namespace=namespace, service=SERVICE)
-        )
+        metrics = _metric_set(namespace)
         metrics.add_dimension(name="database", value=database)
         for name, count in COUNT_METRICS.items():
             metrics.add_metric(name, MetricUnit.Count, sum(getattr(t, count) for t in tables))
@@ -65,9 +62,13 @@ def publish(
             metrics.add_metric("MaxLagSeconds", MetricUnit.Seconds, max(lags))
         metrics.flush_metrics()
     if events is not None:
-        metrics = Metrics(
-            provider=AmazonCloudWatchEMFProvider(namespace=namespace, service=SERVICE)
-        )
+        metrics = _metric_set(namespace)
         for name, counter in EVENT_METRICS.items():
             metrics.add_metric(name, MetricUnit.Count, events.get(counter, 0))
         metrics.flush_metrics()
+
+
+def _metric_set(namespace: str) -> Metrics:
+    """An empty metric set with a provider of its own: Metrics' default state is shared by
+    every instance, so sets built one after another would mix."""
+    return Metrics(provider=AmazonCloudWatchEMFProvider(namespace=namespace, service=SERVICE))
