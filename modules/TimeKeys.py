@@ -369,18 +369,20 @@ def _time_field(
         return TimeField(key, index, calendar_field=calendar_field)
     if name in DATE_KEY_NAMES:
         return TimeField(key, index, fmt=_date_format(kind, values))
-    if values:
-        for pattern in VALUE_FORMATS:
-            fmt = JavaDateFormat(pattern)
-            if all(fmt.parse(v) is not None for v in values):
-                return TimeField(key, index, fmt=fmt)
-    return None
+    fmt = _fitting_format(VALUE_FORMATS, values)
+    return TimeField(key, index, fmt=fmt) if fmt else None
 
 
 def _date_format(kind: str, values: list[str]) -> JavaDateFormat:
     """The format of a date-named key: what its registered values show, else by its type."""
-    for pattern in ("yyyy-MM-dd", "yyyyMMdd", *VALUE_FORMATS[1:]):
+    fmt = _fitting_format(("yyyy-MM-dd", "yyyyMMdd", *VALUE_FORMATS[1:]), values)
+    return fmt or JavaDateFormat("yyyyMMdd" if kind in INT_TYPES else "yyyy-MM-dd")
+
+
+def _fitting_format(patterns: Iterable[str], values: list[str]) -> JavaDateFormat | None:
+    """The first of `patterns` that every one of `values` parses with; None without values."""
+    for pattern in patterns:
         fmt = JavaDateFormat(pattern)
         if values and all(fmt.parse(v) is not None for v in values):
             return fmt
-    return JavaDateFormat("yyyyMMdd" if kind in INT_TYPES else "yyyy-MM-dd")
+    return None
