@@ -214,9 +214,7 @@ class TableScan:
                 if s3l.prefix_has_data(self.s3, self.layout.bucket, branch.prefix, held):
                     held.data_dirs.add(branch.prefix)
             except (ClientError, BotoCoreError) as exc:
-                held.error = f"checking s3://{self.layout.bucket}/{branch.prefix} failed: " + (
-                    s3p.describe(exc)
-                )
+                held.error = _check_failed(self.layout.bucket, branch.prefix, exc)
                 break
         return held
 
@@ -293,13 +291,11 @@ class TableScan:
         }
         for value, check in checks.items():  # oldest first: path order
             try:
-                if check.result():
+                if check.result() and not found.error:  # after a failure: the next run's
                     found.partitions[(value,)] = prefixes[value]
                     self.sink((value,), prefixes[value])
             except Exception as exc:
-                found.error = f"checking s3://{layout.bucket}/{prefixes[value]} failed: " + (
-                    s3p.describe(exc)
-                )
+                found.error = found.error or _check_failed(layout.bucket, prefixes[value], exc)
         return found
 
 
@@ -311,6 +307,10 @@ def _parent(prefix: str) -> str:
 def _slashes(path: str, start: int) -> list[int]:
     """Positions of the `/` in `path` from `start` on: the ends of its directories."""
     return [i for i in range(start, len(path)) if path[i] == "/"]
+
+
+def _check_failed(bucket: str, prefix: str, exc: BaseException) -> str:
+    return f"checking s3://{bucket}/{prefix} failed: {s3p.describe(exc)}"
 
 
 def _failed(listing: s3l.BranchListing) -> s3l.Discovery:

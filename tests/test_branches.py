@@ -19,7 +19,9 @@ import main
 from modules.AwsClientObj import get_clients
 from modules.Settings import Settings
 from tests.conftest import Aws, dumps
-from tests.test_faults import ProcessDied, crash
+from tests.faultproxy import Faults
+from tests.test_faults import ProcessDied, crash, proxied
+from tests.test_inputs import DAILY_PROJECTION
 
 NOW = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
 DB = "raw_lake"
@@ -428,3 +430,23 @@ def test_first_run_of_a_branch_table_reads_the_layout_from_its_branches(aws: Aws
     dyn = entry(summary, "dyn")
     assert aws.partitions(DB, "dyn") == registered | new, dumps(dyn)
     assert (dyn["layout"], dyn["scan"], dyn["branches"]) == ("hive", "full", 4)
+
+
+def test_a_failed_template_check_leaves_no_gap(aws: Aws, monkeypatch: Any) -> None:
+    """Template dates after the newest are checked one by one; when one check fails, the dates
+    after it are not registered either, so the next incremental run finds them all."""
+    aws.bucket("lake")
+    aws.database(DB)
+    params = {"storage.location.template": "s3://lake/ev/${dt}/", **DAILY_PROJECTION}
+    aws.table(DB, "ev", "s3://lake/ev/", ["dt"], params)
+    day = [NOW - timedelta(days=d) for d in range(5, 0, -1)]  # oldest first
+    register(aws, "ev", {(f"{day[0]:%Y/%m/%d}",): f"s3://lake/ev/{day[0]:%Y/%m/%d}/"})
+    seed(f"ev/{d:%Y/%m/%d}/e.json" for d in day)
+    refused = ("lake", f"ev/{day[2]:%Y/%m/%d}/")
+    with proxied(monkeypatch, aws.endpoint, Faults(deny_s3_listings=(refused,))):
+        summary = main.lambda_handler({"databases": [DB]}, None)
+    ev = entry(summary, "ev")
+    assert ev["status"] == "partial" and "AccessDenied" in " ".join(ev["errors"]), dumps(ev)
+    assert set(aws.partitions(DB, "ev")) == {(f"{d:%Y/%m/%d}",) for d in day[:2]}
+    main.lambda_handler({"databases": [DB]}, None)
+    assert set(aws.partitions(DB, "ev")) == {(f"{d:%Y/%m/%d}",) for d in day}
