@@ -19,6 +19,8 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 
+from modules.Render import render
+
 DATABASE = "raw_demo"
 BUCKET = "demo-lake"
 
@@ -98,21 +100,8 @@ def trail_keys(now: datetime, regions: tuple[str, ...], days: tuple[int, ...]) -
 
 
 def show(title: str, summary: dict[str, Any]) -> None:
-    """Print the summary as a table a person can read."""
-    print(f"\n{title}: status {summary['status']}")
-    header = f"  {'table':<12} {'layout':<11} {'scan':<12} {'branches':>8} {'found':>5}"
-    header += f" {'created':>7} {'existing':>8} {'skipped':>7} {'expired':>7} {'failed':>6}"
-    print(header + f" {'lag':>7}")
-    for t in summary["tables"]:
-        lag = "-" if t["lag_seconds"] is None else f"{t['lag_seconds'] / 3600:.1f}h"
-        branches = "-" if t["branches"] is None else t["branches"]
-        print(
-            f"  {t['table']:<12} {t['layout'] or '-':<11} {t['scan'] or '-':<12} {branches:>8} "
-            f"{t['discovered']:>5} {t['created']:>7} {t['existing']:>8} {t['skipped']:>7} "
-            f"{t['expired']:>7} {t['failed']:>6} {lag:>7}" + ("  STALE" if t["stale"] else "")
-        )
-        for error in t["errors"]:
-            print(f"      - {error}")
+    """Print the summary as the command line's `--output table` does."""
+    print(f"\n{render(summary, title)}")
 
 
 def main() -> int:
