@@ -6,12 +6,11 @@ the Lambda has time left, and shapes the summary. The work itself is in modules/
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import redirect_stdout
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +28,9 @@ from modules.Settings import MODES, Options, Settings
 from modules.TableReport import TOTALS, TableResult
 
 EVENT_KEYS = {"databases", "tables", "full_scan", "dry_run", "mode", "force", "continuation_depth"}
+# The command line's progress display sets this to see each table's job start, one of how many;
+# in Lambda it stays None and costs one comparison a table.
+watch_table: Callable[[Future[TableResult], int], None] | None = None
 
 
 def parse_event(event: Any, settings: Settings) -> tuple[list[str], list[str] | None, Options]:
@@ -132,9 +134,10 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
                 remaining = [(d, t["Name"]) for d, t in jobs[i:]]
                 logger.warning("time is running out", extra={"not_started": len(remaining)})
                 break
-            running.add(
-                table_pool.submit(sync_table, work, database, table, options, all_locations, now)
-            )
+            job = table_pool.submit(sync_table, work, database, table, options, all_locations, now)
+            if watch_table is not None:
+                watch_table(job, len(jobs))
+            running.add(job)
         results += [f.result() for f in running]
 
     summary = _summary(results, remaining, options, settings, databases)
@@ -232,31 +235,25 @@ def _summary(
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Command line for local runs: same code, whatever credentials and endpoint are set."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--database", action="append", required=True, help="repeatable")
-    parser.add_argument("--table", action="append", help="repeatable; default: every table")
-    parser.add_argument("--full-scan", action="store_true")
-    parser.add_argument("--dry-run", action="store_true")
-    parser.add_argument("--mode", choices=MODES, default="add")
-    parser.add_argument("--force", action="store_true")
-    args = parser.parse_args(argv)
-    event: dict[str, Any] = {"databases": args.database, "full_scan": args.full_scan}
-    event.update(dry_run=args.dry_run, mode=args.mode)
-    if args.table:
-        event["tables"] = args.table
-    if args.force:
-        event["force"] = True
+    """The command line (`python main.py --help`): the handler on an event built from the options
+    or read from a file, its answer as a table or as JSON, progress on a terminal's stderr."""
+    from modules import CommandLine as cli  # the command line's own: Lambda never imports it
+    from modules.Render import render
+
+    global watch_table
+    args = cli.parser().parse_args(argv)
     try:
-        with redirect_stdout(
-            sys.stderr
-        ):  # powertools prints the metrics: keep stdout for the summary
-            summary = lambda_handler(event, None)
-    except ValueError as exc:
+        event = cli.event(args)
+        with cli.terminal(args, event) as progress:
+            watch_table = progress.watch if progress else None
+            answer = lambda_handler(event, None)
+    except (cli.UsageError, ValueError) as exc:  # ValueError: a refused event or setting
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(summary, indent=2))
-    return 0 if summary["status"] == "succeeded" else 1
+        return cli.EXIT_USAGE
+    finally:
+        watch_table = None
+    print(render(answer) if cli.output(args) == "table" else json.dumps(answer, indent=2))
+    return cli.exit_code(answer)
 
 
 if __name__ == "__main__":
