@@ -46,7 +46,8 @@ SETTINGS = {
     "MAX_REPORTED_ERRORS": "reasons listed per table",
     "EVENT_DATABASES": "S3 events: the RAW databases to match objects to (empty: every "
     "database that matches RAW_DATABASE_PATTERN)",
-    "LOG_LEVEL": "JSON log lines on stderr (INFO; WARNING when stderr is a terminal)",
+    "LOG_LEVEL": "JSON log lines on stderr, with the metrics from INFO (the default; when "
+    "stderr is a terminal WARNING, without the metrics)",
 }
 
 DESCRIPTION = """\
@@ -244,22 +245,25 @@ def exit_code(answer: dict[str, Any]) -> int:
 @contextmanager
 def terminal(args: argparse.Namespace, event: Any) -> Iterator[Progress | None]:
     """While the handler runs: its stdout (powertools prints the metrics there) goes to stderr,
-    so that standard output is the answer's alone. When stderr is a terminal: log lines below
-    WARNING are left out unless LOG_LEVEL says otherwise, and, unless --quiet, a progress line
-    is drawn, with the log lines and metrics printed above it."""
+    so that standard output is the answer's alone. When stderr is a terminal, unless LOG_LEVEL
+    is set, the log lines below WARNING and the metrics are left out (the table says it all);
+    and unless --quiet, a progress line is drawn, with log lines and metrics printed above it."""
     on_terminal = sys.stderr.isatty()
     with ExitStack() as stack:
+        metrics: TextIO = sys.stderr
         if on_terminal and not os.environ.get("LOG_LEVEL"):
             os.environ["LOG_LEVEL"] = "WARNING"
             stack.callback(os.environ.pop, "LOG_LEVEL", None)
-        if not on_terminal or args.quiet:
-            stack.enter_context(redirect_stdout(sys.stderr))
-            yield None
-            return
-        dry_run = isinstance(event, dict) and event.get("dry_run") is True
-        progress = Progress(sys.stderr, dry_run, S3Events.is_s3_event(event))
-        stack.callback(progress.close)
-        stack.enter_context(progress.above())
+            metrics = stack.enter_context(open(os.devnull, "w"))
+        progress = None
+        if on_terminal and not args.quiet:
+            dry_run = isinstance(event, dict) and event.get("dry_run") is True
+            progress = Progress(sys.stderr, dry_run, S3Events.is_s3_event(event))
+            stack.callback(progress.close)
+            stack.enter_context(progress.above())
+            if metrics is sys.stderr:
+                metrics = _Lines(progress)
+        stack.enter_context(redirect_stdout(metrics))
         yield progress
 
 
@@ -319,22 +323,22 @@ class Progress:
 
     @contextmanager
     def above(self) -> Iterator[None]:
-        """Log lines and what the handler prints (the metrics) go above the progress line."""
+        """Log lines go above the progress line."""
         from tqdm.contrib.logging import logging_redirect_tqdm
 
-        with (
-            logging_redirect_tqdm([logging.getLogger(SERVICE)]),
-            redirect_stdout(_Lines(self._tqdm, self._stream)),
-        ):
+        with logging_redirect_tqdm([logging.getLogger(SERVICE)]):
             yield
+
+    def write(self, line: str) -> None:
+        """Print a line above the progress line."""
+        self._tqdm.write(line, file=self._stream)
 
 
 class _Lines(io.TextIOBase):
     """A text stream that prints each whole line above the progress line."""
 
-    def __init__(self, tqdm: Any, stream: TextIO) -> None:
-        self._tqdm = tqdm
-        self._stream = stream
+    def __init__(self, progress: Progress) -> None:
+        self._progress = progress
         self._pending = ""
 
     def writable(self) -> bool:
@@ -344,10 +348,10 @@ class _Lines(io.TextIOBase):
         self._pending += text
         *lines, self._pending = self._pending.split("\n")
         for line in lines:
-            self._tqdm.write(line, file=self._stream)
+            self._progress.write(line)
         return len(text)
 
     def flush(self) -> None:
         if self._pending:
-            self._tqdm.write(self._pending, file=self._stream)
+            self._progress.write(self._pending)
             self._pending = ""

@@ -69,27 +69,29 @@ def _summary(summary: dict[str, Any], title: str | None) -> str:
         if key != "removed" or summary.get("mode") == "sync" or any(t.get(key) for t in tables)
     ]
     header = ["table", "status", "layout", "scan", "branches", *(n for n, _ in counts), "lag", ""]
+    if all(t.get("status") == "succeeded" for t in tables):
+        header.remove("status")  # the line above says so
     right = {"branches", *(n for n, _ in counts), "lag"}
     rows: list[tuple[list[str], list[str]]] = []
     for t in tables:
-        cells = [
-            _name(t, one_database),
-            t.get("status") or "-",
-            t.get("layout") or "-",
-            t.get("scan") or "-",
-            _dash(t.get("branches")),
-            *(str(t.get(key, 0)) for _, key in counts),
-            _lag(t.get("lag_seconds")),
-            "STALE" if t.get("stale") else "",
-        ]
-        rows.append((cells, _under(t, dry_run)))
+        cells = {
+            "table": _name(t, one_database),
+            "status": t.get("status") or "-",
+            "layout": t.get("layout") or "-",
+            "scan": t.get("scan") or "-",
+            "branches": _dash(t.get("branches")),
+            **{name: str(t.get(key, 0)) for name, key in counts},
+            "lag": _lag(t.get("lag_seconds")),
+            "": "STALE" if t.get("stale") else "",
+        }
+        rows.append(([cells[h] for h in header], _under(t, dry_run)))
     totals = summary.get("totals", {})
     if len(tables) > 1:
         stale = totals.get("stale", 0)
-        total = ["total", f"{len(tables)} tables", "", "", ""]
-        total += [str(totals.get(key, 0)) for _, key in counts]
-        total += ["", f"{stale} stale" if stale else ""]
-        rows.append((total, []))
+        cells = {name: str(totals.get(key, 0)) for name, key in counts}
+        cells.update({"table": "total", header[1]: f"{len(tables)} tables"})
+        cells[""] = f"{stale} stale" if stale else ""
+        rows.append(([cells.get(h, "") for h in header], []))
 
     widths = [max([len(h), *(len(cells[i]) for cells, _ in rows)]) for i, h in enumerate(header)]
 
@@ -125,10 +127,8 @@ def _under(table: dict[str, Any], dry_run: bool) -> list[str]:
     if would_remove is not None:
         refused = table.get("removal_refused")
         count = len(would_remove) if refused else max(table.get("removed", 0), len(would_remove))
-        why = "their data is gone from S3"
-        if refused:
-            why += "; refused: over SYNC_MAX_REMOVE_FRACTION (--force lifts the guard)"
-        lines.append(f"would remove {_count(count, 'partition')} ({why}):")
+        guard = " if --force lifted the guard" if refused else ""
+        lines.append(f"would remove {_count(count, 'partition')} whose data is gone{guard}:")
         lines += [f"  {location}" for location in would_remove]
         if count > len(would_remove):
             lines.append(f"  … and {count - len(would_remove)} more")

@@ -229,7 +229,7 @@ def test_table_output_names_every_table_its_errors_and_the_plan(aws: Aws) -> Non
     assert orders["removal_refused"] is True and orders["would_remove"] == [
         f"s3://{BUCKET}/orders/dt={GONE}/"
     ]
-    assert "refused: over SYNC_MAX_REMOVE_FRACTION" in ran.stdout
+    assert "would remove 1 partition whose data is gone if --force lifted the guard:" in ran.stdout
     assert by_name["kept"]["would_expire"] == [f"s3://{BUCKET}/kept/dt={OLD}/"]
     assert "would remove from the catalog, past the retention period:" in ran.stdout
     total = lines[ends[-1]].split()
@@ -243,8 +243,8 @@ def test_the_default_output_follows_whether_stdout_is_a_terminal(aws: Aws) -> No
     assert on_terminal.code == 0, on_terminal.stderr
     with pytest.raises(json.JSONDecodeError):
         json.loads(on_terminal.stdout)
-    assert re.search(r"^  table +status +layout +scan +branches +found", on_terminal.stdout, re.M)
-    assert re.search(r"^  orders +succeeded +hive +incremental", on_terminal.stdout, re.M)
+    assert re.search(r"^  table +layout +scan +branches +found", on_terminal.stdout, re.M)
+    assert re.search(r"^  orders +hive +incremental", on_terminal.stdout, re.M)
     piped = cli(*options, env={"LOG_LEVEL": "ERROR"})
     assert piped.code == 0 and json.loads(piped.stdout)["tables"][0]["table"] == "orders"
     assert piped.stderr == ""
@@ -291,6 +291,12 @@ def test_log_lines_and_metrics_go_above_the_progress_line(aws: Aws) -> None:
     assert any("_aws" in d for d in documents), ran.stderr  # the metrics (EMF) set
     assert ("1", "1", "2", "created") in [m.groups() for m in PROGRESS.finditer(ran.stderr)]
 
+    # without LOG_LEVEL a terminal gets neither the INFO lines nor the metrics: the table says it
+    quiet = cli("--database", DATABASE, "--table", "clicks", tty=("stderr",))
+    assert quiet.code == 0 and json.loads(quiet.stdout)["totals"]["created"] == 3
+    assert "_aws" not in quiet.stderr and "table synced" not in quiet.stderr, quiet.stderr
+    assert ("1", "1", "3", "created") in [m.groups() for m in PROGRESS.finditer(quiet.stderr)]
+
 
 # --------------------------------------------------------------------------- any event
 
@@ -332,7 +338,7 @@ def test_event_runs_direct_s3_events_and_continuations(aws: Aws, tmp_path: Path)
     ran = cli("--event", str(direct), "--output", "table")
     assert ran.code == 0, ran.stderr
     assert "events: messages 1, records 1" in ran.stdout
-    assert re.search(r"^  clicks +succeeded .* 1 +0 +0", ran.stdout, re.M), ran.stdout
+    assert re.search(r"^  clicks +positional .* 1 +1 +0 +0", ran.stdout, re.M), ran.stdout
 
     # run options do not apply to an S3 event (event mode writes): refused, nothing written
     later = TODAY - timedelta(days=12)
