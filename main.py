@@ -20,11 +20,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 from modules import EventSync, S3Events
 from modules import GlueAPISetup as glue_api
 from modules.AwsClientObj import get_clients
+from modules.AwsErrors import describe
 from modules.Continuation import hand_on, rotated
 from modules.Metrics import publish
 from modules.PartitionSync import Workers, sync_table
 from modules.ProcessLogger import get_logger
-from modules.S3PrefixGeneration import describe
 from modules.Settings import MODES, Options, Settings
 from modules.TableReport import TOTALS, TableResult
 
@@ -109,7 +109,10 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
             if name in by_name:
                 jobs.append((database, by_name[name]))
             else:
-                message = f"table {database}.{name} not found"
+                message = (
+                    f"table {database}.{name} not found, or not visible to this role "
+                    "(Lake Formation grants?)"
+                )
                 results.append(TableResult.failure(database, name, message))
 
     jobs = rotated(jobs, now)  # a run that is cut must not leave the same tables every time
@@ -151,6 +154,7 @@ def _clients(settings: Settings) -> Any:
         settings.max_attempts,
         settings.retry_mode,
         settings.table_concurrency + settings.glue_write_concurrency + settings.s3_concurrency,
+        settings.retry_base_delay,
     )
 
 

@@ -31,12 +31,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from modules import GlueAPISetup as glue_api
 from modules import S3PrefixGeneration as s3p
 from modules.AwsClientObj import AwsClients
+from modules.AwsErrors import describe
 from modules.ProcessLogger import get_logger
 from modules.S3Events import CREATED, REMOVED, Delivery, ObjectEvent
 from modules.Settings import Settings
 from modules.TableControl import SWITCHED_OFF, TableControl, table_shape
 from modules.TableReport import TableResult
-from modules.TimeKeys import split_keys
+from modules.TimeKeys import split_keys, time_checks
 
 # --------------------------------------------------------------------------- the table index
 
@@ -78,14 +79,14 @@ def _place(database: str, table: dict[str, Any]) -> IndexedTable | None:
     template = (table.get("Parameters") or {}).get(s3p.TEMPLATE_PARAMETER)
     location = (table.get("StorageDescriptor") or {}).get("Location") or ""
     for url in (template, location):
-        if not url or not url.startswith("s3://"):
+        if not url or not s3p.is_s3_url(url):
             continue
         try:
             bucket, prefix = s3p.split_s3_url(url)
         except ValueError:
             continue
         if url is template:
-            prefix = url[len(f"s3://{bucket}/") :].split("${", 1)[0]
+            prefix = s3p.canonical_url(url)[len(f"s3://{bucket}/") :].split("${", 1)[0]
         return IndexedTable(database, table, bucket, prefix)
     return None
 
@@ -105,7 +106,7 @@ def build_index(glue: Any, settings: Settings, clock: float) -> TableIndex:
         try:
             tables = glue_api.get_tables(glue, database)
         except (ClientError, BotoCoreError) as exc:
-            index.errors[database] = f"reading database {database} failed: {s3p.describe(exc)}"
+            index.errors[database] = f"reading database {database} failed: {describe(exc)}"
             continue
         for table in tables:
             entry = _place(database, table)
@@ -177,7 +178,7 @@ def process(delivery: Delivery, clients: AwsClients, settings: Settings, now: da
         try:
             matched, misses, incomplete = _match(created, clients.glue, settings)
         except (ClientError, BotoCoreError) as exc:
-            message = f"reading the RAW databases failed: {s3p.describe(exc)}"
+            message = f"reading the RAW databases failed: {describe(exc)}"
             run.results.append(TableResult.failure("", None, message))
             matched, misses, incomplete = [], [], []
             failed |= {o.message_id for o in created if o.message_id}
@@ -258,7 +259,7 @@ def register_table(
             result.status = "skipped"
             result.errors.append(SWITCHED_OFF)
             return result, set()
-        split = split_keys(keys, params)
+        split = split_keys(keys, params)  # nothing registered is read: names and types decide
         control.check_keys(split, params)
         expired = control.expiry(split, now)
         # Nothing registered is read, so the announced keys are the samples that decide between
@@ -268,7 +269,7 @@ def register_table(
             for o in objects
             if s3p.is_data_key(relative := o.key[len(entry.prefix) :]) and "/" in relative
         ]
-        layout = s3p.detect_layout(location, keys, params, now, samples)
+        layout = s3p.detect_layout(location, keys, params, now, samples, time_checks(split))
         prefixes: dict[tuple[str, ...], str] = {}
         skipped: dict[str, str] = {}
         too_old: set[tuple[str, ...]] = set()
@@ -288,12 +289,14 @@ def register_table(
         result.layout = layout.name
         result.expired = len(too_old)
         for prefix, reason in sorted(skipped.items()):
-            result.errors.append(f"skipped s3://{entry.bucket}/{prefix}: {reason}")
+            result.errors.append(f"skipped {layout.url(prefix)}: {reason}")
         result.discovered = len(prefixes)
         build = glue_api.partition_input_builder(table)
-        inputs = [  # oldest first: path order, as the scheduled run writes
-            build(values, f"s3://{entry.bucket}/{prefix}")
-            for values, prefix in sorted(prefixes.items(), key=lambda item: item[1])
+        inputs = [  # oldest first, as the scheduled run writes
+            build(values, layout.url(prefix))
+            for values, prefix in sorted(
+                prefixes.items(), key=lambda item: (split.time_order(item[0]), item[1])
+            )
         ]
         outcome = writer.create(entry.database, table["Name"], inputs) if inputs else None
         lost: set[str] = set()

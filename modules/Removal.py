@@ -15,6 +15,7 @@ from typing import Any
 from modules import GlueAPISetup as glue_api
 from modules import S3Listing as s3l
 from modules import S3PrefixGeneration as s3p
+from modules.AwsErrors import describe
 from modules.TableControl import Expiry
 from modules.TableReport import TableResult
 from modules.TimeKeys import KeySplit
@@ -49,21 +50,23 @@ def remove_gone(
     if discovery.error:
         result.problem("nothing removed: the S3 listing did not complete")
         return
-    own = f"s3://{layout.bucket}/{layout.list_prefix}"
-    nested = [f"s3://{layout.bucket}/{n}" for n in nested]
-    listed = [f"s3://{layout.bucket}/{r}" for r in roots]
+    bucket_url = f"s3://{layout.bucket}/"
+    own = bucket_url + layout.list_prefix
+    nested = [bucket_url + n for n in nested]
+    listed = [bucket_url + r for r in roots]
     gone: dict[tuple, str] = {}
     outside: dict[tuple, Any] = {}
     for values, partition in known.items():
         loc = (partition.get("StorageDescriptor") or {}).get("Location", "")
         loc = loc if loc.endswith("/") else loc + "/"
-        if loc.startswith(own) and not any(loc.startswith(n) for n in nested):
-            unlisted = not any(loc.startswith(r) for r in listed)
+        canonical = s3p.canonical_url(loc)  # s3a:// and s3n:// name the same objects
+        if canonical.startswith(own) and not any(canonical.startswith(n) for n in nested):
+            unlisted = not any(canonical.startswith(r) for r in listed)
             if unlisted:
                 result.errors.append(f"kept {list(values)}: {loc} is in no listed branch")
-            elif loc[len(f"s3://{layout.bucket}/") :] not in discovery.data_dirs:
+            elif canonical[len(bucket_url) :] not in discovery.data_dirs:
                 gone[values] = loc
-        elif loc.startswith("s3://"):
+        elif s3p.is_s3_url(loc):
             bucket, key = s3p.split_s3_url(loc)
             outside[values] = (
                 loc,
@@ -76,7 +79,7 @@ def remove_gone(
             if not check.result():
                 gone[values] = loc
         except Exception as exc:
-            result.problem(f"nothing removed: checking {loc} failed: {s3p.describe(exc)}")
+            result.problem(f"nothing removed: checking {loc} failed: {describe(exc)}")
             return
     if not gone:
         return
@@ -109,6 +112,7 @@ def expire(
     split: KeySplit,
     expiry: Expiry | None,
     known: dict[tuple[str, ...], Any],
+    notes: list[str] | None = None,
 ) -> None:
     """Retention: remove the catalog entries past the table's retention period (never S3
     data), found with an expression on the time keys; a dry run lists them instead. No
@@ -116,7 +120,7 @@ def expire(
     if expiry is None:
         return
     expired = glue_api.find_expired(
-        target.glue, target.database, target.table, split, expiry.cutoff, expiry
+        target.glue, target.database, target.table, split, expiry.cutoff, expiry, notes
     )
     removed = [tuple(p["Values"]) for p in expired]
     if target.dry_run:
