@@ -27,6 +27,7 @@ KEYS = [s3p.PartitionKey("dt"), s3p.PartitionKey("hour", "int")]
 
 values = st.text(
     alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)) | st.sampled_from("/=%: "),
+    min_size=1,  # Glue takes values of 1 to 1,024 characters; an empty one is a skipped path
     max_size=20,
 )
 

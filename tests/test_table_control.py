@@ -155,7 +155,8 @@ PADDED = [["2024", "03", "09"]]
         (
             [PartitionKey("year", "int"), PartitionKey("month", "int"), PartitionKey("day", "int")],
             {},
-            "year <= 2024 AND (year < 2024 OR month <= 3) AND (year < 2024 OR month < 3 OR day <= 9)",
+            "year <= 2024 AND (year < 2024 OR month <= 3) "
+            "AND (year < 2024 OR month < 3 OR day <= 9)",
         ),
         (
             [PartitionKey("region"), PartitionKey("dt"), PartitionKey("hour", "int")],
