@@ -35,6 +35,8 @@ def describe(exc: BaseException) -> str:
         text = f"{code}: {message}".rstrip(": ")
         if code == "AccessDeniedException" and "lake formation" in message.lower():
             return f"{text} ({lake_formation_hint(exc)})"
+        if code == "EntityNotFoundException":  # Lake Formation hides what a role may not see
+            return f"{text} (not found, or not visible to this role: Lake Formation grants?)"
         return text
     return f"{type(exc).__name__}: {exc}"
 

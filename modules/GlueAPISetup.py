@@ -26,6 +26,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from modules.AwsErrors import describe, error_code
 from modules.GlueExpressions import RecentWindows, branch_expressions, expired_expression
+from modules.Settings import Settings
 from modules.TimeKeys import KeySplit, PartitionKey
 
 CREATE_CHUNK = 100
@@ -60,6 +61,11 @@ Values = tuple[str, ...]
 # --------------------------------------------------------------------------- reads
 
 
+def location_of(entity: dict[str, Any]) -> str:
+    """The `Location` of a Glue table's or partition's storage descriptor ('' without one)."""
+    return (entity.get("StorageDescriptor") or {}).get("Location") or ""
+
+
 def get_tables(glue: Any, database: str) -> list[dict[str, Any]]:
     """Every table of a database (paginated)."""
     tables: list[dict[str, Any]] = []
@@ -71,6 +77,14 @@ def get_tables(glue: Any, database: str) -> list[dict[str, Any]]:
 # What Glue answers for an expression it cannot evaluate on a table: a stored value that does not
 # convert to its key's type (InvalidStateException), or a parse it refuses (InvalidInputException).
 _EXPRESSION_ERRORS = frozenset({"InvalidStateException", "InvalidInputException"})
+
+
+def read_database(glue: Any, database: str) -> tuple[list[dict[str, Any]], str | None]:
+    """A database's tables, or none and why they could not be read (every mode words it so)."""
+    try:
+        return get_tables(glue, database), None
+    except (ClientError, BotoCoreError) as exc:
+        return [], f"reading database {database} failed: {describe(exc)}"
 
 
 def get_partitions(
@@ -222,6 +236,11 @@ class WriteOutcome:
 
 class GlueWriter:
     """Batch creates and deletes, chunked, concurrent, with per-item retries."""
+
+    @classmethod
+    def for_settings(cls, glue: Any, pool: Executor, settings: Settings) -> GlueWriter:
+        """The writer every mode uses: the settings' attempts and backoff."""
+        return cls(glue, pool, settings.max_attempts, settings.retry_base_delay)
 
     def __init__(
         self,

@@ -12,28 +12,20 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from modules import GlueAPISetup as glue_api
 from modules import GlueExpressions as expressions
 from modules import S3Listing as s3l
 from modules import S3PrefixGeneration as s3p
 from modules.AwsClientObj import AwsClients
-from modules.AwsErrors import describe
 from modules.GlueExpressions import RecentWindows
 from modules.ProcessLogger import get_logger
 from modules.Removal import Target, expire, remove_gone
 from modules.Settings import Options, Settings
-from modules.TableControl import (
-    SWITCHED_OFF,
-    Expiry,
-    TableControl,
-    freshness,
-    table_shape,
-)
+from modules.TableControl import Expiry, freshness
 from modules.TableReport import COUNTS, TableResult
 from modules.TableScan import TableScan
-from modules.TimeKeys import KeySplit, split_keys, time_checks
+from modules.TableSpec import TableSpec, run_table
+from modules.TimeKeys import KeySplit
 
 # Registered partitions whose values show a table's date formats and padding.
 _SAMPLES = 200
@@ -58,22 +50,11 @@ def sync_table(
     now: datetime,
 ) -> TableResult:
     """Bring one table's catalog partitions in line with S3; never raises."""
-    result = TableResult(database, table.get("Name"))
-    try:
-        _TableSync(work, database, table, options, nested_locations, now, result).run()
-    except ValueError as exc:
-        result.fail(str(exc))
-    except (ClientError, BotoCoreError) as exc:  # a call failed after botocore's retries
-        result.fail(f"{_operation(exc)} failed: {describe(exc)}")
-    except Exception as exc:  # one bad table must not stop the others
-        get_logger().exception("table failed", extra={"database": database, "table": result.table})
-        result.fail(f"unexpected error: {describe(exc)}")
-    return result.finish()
 
+    def sync(spec: TableSpec, result: TableResult) -> None:
+        _TableSync(work, spec, options, nested_locations, now, result).run()
 
-def _operation(exc: BaseException) -> str:
-    """The name of the failed call (`GetPartitions`), to say which one an error answers."""
-    return getattr(exc, "operation_name", None) or "a call"
+    return run_table(database, table, sync)
 
 
 class _TableSync:
@@ -82,8 +63,7 @@ class _TableSync:
     def __init__(
         self,
         work: Workers,
-        database: str,
-        table: dict[str, Any],
+        spec: TableSpec,
         options: Options,
         nested_locations: list[str],
         now: datetime,
@@ -92,16 +72,13 @@ class _TableSync:
         self.work = work
         self.glue = work.clients.glue
         self.s3 = work.clients.s3
-        self.database = database
-        self.table = table
-        self.name = table["Name"]
+        self.spec = spec
+        self.database = spec.database
+        self.name = spec.name
         self.options = options
         self.nested = nested_locations
         self.now = now
         self.result = result
-        self.control = TableControl()
-        self.split = split_keys([])
-        self.expiry: Expiry | None = None
         self.windows: RecentWindows | None = None
         self.reads = 0  # GetPartitions reads (pages aside)
         self.complete = False  # every registered partition has been read
@@ -109,25 +86,21 @@ class _TableSync:
         self.notes: list[str] = []  # how the catalog had to be read, for scan_reason
         self.creator: _OrderedCreator | None = None
 
+    @property
+    def split(self) -> KeySplit:
+        return self.spec.split
+
     def run(self) -> None:
-        if self._switched_off():
-            return
-        shape = table_shape(self.table)
-        if isinstance(shape, str):
-            self.result.status = "skipped"
-            self.result.errors.append(shape)
-            return
-        keys, params, location = shape
-        registered = self._read_catalog(keys, params)
-        layout = self._layout(location, keys, params, registered)
-        scan = self._scan(layout, params)
-        self.creator = _OrderedCreator(self, layout)
+        registered = self._read_catalog()
+        layout = self.spec.layout(self.now, _sample_paths(self.spec, registered))
+        scan = self._scan(layout)
+        self.creator = _OrderedCreator(self, layout, self.spec.expiry(self.now))
         try:
             discovery = self._discover(scan, registered)
         finally:
             outcome = self.creator.finish()
         self._report_scan(layout, scan, discovery)
-        self._record_created(outcome)
+        self.result.record_writes(outcome)
         self.result.expired = self.creator.expired
         self._remove(layout, scan, discovery)
         self._record_freshness(layout, outcome)
@@ -135,38 +108,26 @@ class _TableSync:
 
     # ---------------------------------------------------------------- the steps, in order
 
-    def _read_catalog(self, keys: list[Any], params: dict[str, str]) -> list[dict[str, Any]]:
+    def _read_catalog(self) -> list[dict[str, Any]]:
         """The registered partitions discovery starts from: the recent end of the table (or all
         of it for a full scan); then the key split as their values show it."""
         full = self.options.full_scan or self.options.mode == "sync"
-        split = split_keys(keys, params)
-        self.windows = None if full else expressions.recent_windows(split, self.now)
+        self.windows = None if full else expressions.recent_windows(self.split, self.now)
         if full:
             registered, self.reads, self.complete = self._read_all(), 1, True
         else:
             registered, self.reads, self.complete = glue_api.find_recent_partitions(
                 self.glue, self.database, self.name, self.windows, self.notes
             )
-        if registered:  # the values show date formats and padding that names and types do not
-            split = split_keys(keys, params, [p["Values"] for p in registered[:_SAMPLES]])
-        self._use_keys(split, params)
+        # the values show date formats and padding that names and types do not
+        self.spec = self.spec.refined(p["Values"] for p in registered[:_SAMPLES])
         self.known.update((tuple(p["Values"]), p) for p in registered)
         return registered
 
     def _read_all(self) -> list[dict[str, Any]]:
         return glue_api.get_partitions(self.glue, self.database, self.name)
 
-    def _layout(
-        self,
-        location: str,
-        keys: list[Any],
-        params: dict[str, str],
-        registered: list[dict[str, Any]],
-    ) -> s3p.Layout:
-        samples = _sample_paths(location, registered, params)
-        return s3p.detect_layout(location, keys, params, self.now, samples, time_checks(self.split))
-
-    def _scan(self, layout: s3p.Layout, params: dict[str, str]) -> TableScan:
+    def _scan(self, layout: s3p.Layout) -> TableScan:
         settings = self.work.settings
         return TableScan(
             self.s3,
@@ -181,7 +142,7 @@ class _TableSync:
             max_branches=settings.max_branches,
             slices=settings.s3_concurrency,
             template_max_candidates=settings.template_max_candidates,
-            enums=_enum_values(self.split, params),
+            enums=_enum_values(self.split, self.spec.params),
         )
 
     def _found(self, values: tuple[str, ...], prefix: str) -> None:
@@ -247,7 +208,8 @@ class _TableSync:
             self.options.force,
             settings.sync_max_remove_fraction,
         )
-        expire(target, self.result, self.split, self.expiry, self.known, self.notes)
+        expiry = self.spec.expiry(self.now)
+        expire(target, self.result, self.split, expiry, self.known, self.notes)
         if self.options.mode == "sync":
             nested = self._nested_in(layout, layout.list_prefix)
             remove_gone(target, self.result, layout, discovery, self.known, scan.roots, nested)
@@ -272,31 +234,13 @@ class _TableSync:
             },
         )
 
-    # ---------------------------------------------------------------- table control
-
-    def _switched_off(self) -> bool:
-        """Read the table's properties (ValueError names a bad one); True when
-        `discover.partitions=false` asks to leave the table alone."""
-        self.control = TableControl.from_parameters(self.table.get("Parameters") or {})
-        if self.control.discover:
-            return False
-        self.result.status = "skipped"
-        self.result.errors.append(SWITCHED_OFF)
-        return True
-
-    def _use_keys(self, split: KeySplit, params: dict[str, str]) -> None:
-        """Check the properties against the table's time keys; set this run's expiry test."""
-        self.control.check_keys(split, params)
-        self.split = split
-        self.expiry = self.control.expiry(split, self.now)
-
     def _record_freshness(self, layout: s3p.Layout, outcome: glue_api.WriteOutcome) -> None:
         """The newest partition registered after the run, its lag, and whether it is stale."""
         fresh = freshness(
             self.split,
             [*self.known, *outcome.done, *outcome.already],
             self.now,
-            self.control.max_lag,
+            self.spec.control.max_lag,
             lambda values: layout.path_of(list(values)),
         )
         result = self.result
@@ -313,7 +257,7 @@ class _TableSync:
                     "table": self.name,
                     "newest": fresh.newest,
                     "lag_seconds": fresh.lag_seconds,
-                    "max_lag_seconds": int(self.control.max_lag.total_seconds()),
+                    "max_lag_seconds": int(self.spec.control.max_lag.total_seconds()),
                 },
             )
 
@@ -341,15 +285,6 @@ class _TableSync:
         if discovery.error:
             result.problem(discovery.error)
 
-    def _record_created(self, outcome: glue_api.WriteOutcome) -> None:
-        """What was created (in a dry run: what would be), found existing, or failed."""
-        result = self.result
-        result.created = len(outcome.done)
-        result.existing += len(outcome.already)
-        result.failed = len(outcome.failed)
-        for values, reason in sorted(outcome.failed.items()):
-            result.problem(f"creating partition {list(values)} failed: {reason}")
-
 
 class _OrderedCreator:
     """Registers new partitions as the listing finds them, in S3 path order, one chunk after the
@@ -362,18 +297,18 @@ class _OrderedCreator:
     are not sent: they are reported failed and the next run starts from there.
     """
 
-    def __init__(self, sync: _TableSync, layout: s3p.Layout) -> None:
+    def __init__(self, sync: _TableSync, layout: s3p.Layout, expiry: Expiry | None) -> None:
         self.sync = sync
         self.layout = layout
         self.known = sync.known
         self.dry_run = sync.options.dry_run
-        self.build = glue_api.partition_input_builder(sync.table)
+        self.build = glue_api.partition_input_builder(sync.spec.table)
         self.batch: list[dict[str, Any]] = []
         self.thread = ThreadPoolExecutor(1, "ordered-create")
         self.chunks: list[Future[glue_api.WriteOutcome]] = []
         self.halted = False
         self.lock = threading.Lock()  # branches are listed at once, each adding its partitions
-        self.expiry = sync.expiry
+        self.expiry = expiry
         self.expired = 0  # found in S3 but past the retention period: never registered
         self.added: list[tuple[str, ...]] = []
 
@@ -433,17 +368,15 @@ def _enum_values(split: KeySplit, params: dict[str, str]) -> dict[str, list[str]
     }
 
 
-def _sample_paths(
-    location: str, registered: list[dict[str, Any]], params: dict[str, str]
-) -> list[str]:
+def _sample_paths(spec: TableSpec, registered: list[dict[str, Any]]) -> list[str]:
     """Paths (relative to the location) of registered partitions, which show the layout."""
-    if s3p.TEMPLATE_PARAMETER in params:
+    if s3p.TEMPLATE_PARAMETER in spec.params:
         return []
-    bucket, prefix = s3p.split_s3_url(location)
+    bucket, prefix = s3p.split_s3_url(spec.location)
     own = f"s3://{bucket}/{prefix}"
     paths = []
     for p in registered[:50]:
-        loc = s3p.canonical_url((p.get("StorageDescriptor") or {}).get("Location", ""))
+        loc = s3p.canonical_url(glue_api.location_of(p))
         if loc.startswith(own):
             paths.append(loc[len(own) :])
     return paths
@@ -452,7 +385,7 @@ def _sample_paths(
 def _partition_path(layout: s3p.Layout, partition: dict[str, Any]) -> str:
     """The partition's key prefix, for ordering: its Location when it lies in the layout's
     prefix, else the path its values give."""
-    loc = s3p.canonical_url((partition.get("StorageDescriptor") or {}).get("Location", ""))
+    loc = s3p.canonical_url(glue_api.location_of(partition))
     own = f"s3://{layout.bucket}/{layout.list_prefix}"
     if loc.startswith(own):
         key = loc[len(f"s3://{layout.bucket}/") :]

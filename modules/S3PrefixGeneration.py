@@ -1,4 +1,5 @@
-"""Partition layouts, path parsing and escaping, candidate prefixes and S3 listing.
+"""Partition layouts: how partition values map to S3 key prefixes, path parsing and escaping,
+value checks, and S3 URLs (listing is S3Listing's).
 
 Everything that knows how a partition maps to an S3 prefix lives here, so the Glue side never
 has to guess at paths and each layout can be tested without AWS.
