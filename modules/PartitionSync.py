@@ -113,6 +113,9 @@ class _TableSync:
         of it for a full scan); then the key split as their values show it."""
         full = self.options.full_scan or self.options.mode == "sync"
         self.windows = None if full else expressions.recent_windows(self.split, self.now)
+        refused = [r for k in self.split.keys if (r := expressions.unfilterable(k))]
+        if refused and not full:  # such a key never reaches an expression: reads are wider
+            self.notes.append(f"read without filtering on it: {'; '.join(refused)}")
         if full:
             registered, self.reads, self.complete = self._read_all(), 1, True
         else:
