@@ -14,8 +14,6 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from datetime import UTC, datetime
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from modules import EventSync, S3Events
 from modules import GlueAPISetup as glue_api
 from modules.AwsClientObj import get_clients
@@ -23,7 +21,6 @@ from modules.Continuation import hand_on, rotated
 from modules.Metrics import publish
 from modules.PartitionSync import Workers, sync_table
 from modules.ProcessLogger import get_logger
-from modules.S3PrefixGeneration import describe
 from modules.Settings import MODES, Options, Settings
 from modules.TableReport import TOTALS, TableResult
 
@@ -95,25 +92,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     logger = get_logger()
     clients = _clients(settings)
     now = datetime.now(UTC).replace(tzinfo=None)
-    results: list[TableResult] = []
-    jobs: list[tuple[str, dict[str, Any]]] = []
-    all_locations: list[str] = []
-    for database in databases:
-        try:
-            tables = glue_api.get_tables(clients.glue, database)
-        except (ClientError, BotoCoreError) as exc:
-            message = f"reading database {database} failed: {describe(exc)}"
-            results.append(TableResult.failure(database, None, message))
-            continue
-        all_locations += [loc for t in tables if (loc := _location(t))]
-        by_name = {t["Name"]: t for t in tables}
-        for name in only_tables or sorted(by_name):
-            if name in by_name:
-                jobs.append((database, by_name[name]))
-            else:
-                message = f"table {database}.{name} not found"
-                results.append(TableResult.failure(database, name, message))
-
+    jobs, results, all_locations = _tables_to_sync(clients.glue, databases, only_tables)
     jobs = rotated(jobs, now)  # a run that is cut must not leave the same tables every time
     remaining: list[tuple[str, str]] = []
     with (
@@ -121,9 +100,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         ThreadPoolExecutor(settings.s3_concurrency, "s3-check") as s3_pool,
         ThreadPoolExecutor(settings.table_concurrency, "table") as table_pool,
     ):
-        writer = glue_api.GlueWriter(
-            clients.glue, write_pool, settings.max_attempts, settings.retry_base_delay
-        )
+        writer = glue_api.GlueWriter.for_settings(clients.glue, write_pool, settings)
         work = Workers(clients, writer, s3_pool, settings)
         running: set[Future[TableResult]] = set()
         for i, (database, table) in enumerate(jobs):
@@ -149,11 +126,39 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     return summary
 
 
+def _tables_to_sync(
+    glue: Any, databases: list[str], only_tables: list[str] | None
+) -> tuple[list[tuple[str, dict[str, Any]]], list[TableResult], list[str]]:
+    """The (database, table) jobs of the event, entries for what could not be found, and every
+    table location of the databases (to pass over nested tables)."""
+    jobs: list[tuple[str, dict[str, Any]]] = []
+    results: list[TableResult] = []
+    locations: list[str] = []
+    for database in databases:
+        tables, error = glue_api.read_database(glue, database)
+        if error:
+            results.append(TableResult.failure(database, None, error))
+            continue
+        locations += [loc for t in tables if (loc := _location(t))]
+        by_name = {t["Name"]: t for t in tables}
+        for name in only_tables or sorted(by_name):
+            if name in by_name:
+                jobs.append((database, by_name[name]))
+            else:  # Lake Formation leaves out of GetTables the tables a role may not see
+                message = (
+                    f"table {database}.{name} not found, or not visible to this role "
+                    "(Lake Formation grants?)"
+                )
+                results.append(TableResult.failure(database, name, message))
+    return jobs, results, locations
+
+
 def _clients(settings: Settings) -> Any:
     return get_clients(
         settings.max_attempts,
         settings.retry_mode,
         settings.table_concurrency + settings.glue_write_concurrency + settings.s3_concurrency,
+        settings.retry_base_delay,
     )
 
 
@@ -169,7 +174,7 @@ def _event_mode(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
 
 
 def _location(table: dict[str, Any]) -> str:
-    location = (table.get("StorageDescriptor") or {}).get("Location") or ""
+    location = glue_api.location_of(table)
     return location if not location or location.endswith("/") else location + "/"
 
 

@@ -1,6 +1,6 @@
 """moto's in-process backends for the benchmark: seeding and resetting the scenarios straight in
 the backends (uploads over HTTP run at ~300 objects/s, far too slow for ~170,000 objects), and two
-patches of the server's own work that change no response (see the README's fairness measures).
+patches of the server's own work that change no response (see bench/README.md).
 """
 
 from __future__ import annotations

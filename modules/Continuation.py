@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from modules.S3PrefixGeneration import describe
+from modules.AwsErrors import describe
 
 T = TypeVar("T")
 _GOLDEN = (math.sqrt(5) - 1) / 2

@@ -31,12 +31,13 @@ from botocore.exceptions import BotoCoreError, ClientError
 from modules import GlueAPISetup as glue_api
 from modules import S3PrefixGeneration as s3p
 from modules.AwsClientObj import AwsClients
+from modules.AwsErrors import describe
 from modules.ProcessLogger import get_logger
 from modules.S3Events import CREATED, REMOVED, Delivery, ObjectEvent
 from modules.Settings import Settings
-from modules.TableControl import SWITCHED_OFF, TableControl, table_shape
+from modules.TableControl import SWITCHED_OFF
 from modules.TableReport import TableResult
-from modules.TimeKeys import split_keys
+from modules.TableSpec import TableSpec, run_table
 
 # --------------------------------------------------------------------------- the table index
 
@@ -76,16 +77,16 @@ def _place(database: str, table: dict[str, Any]) -> IndexedTable | None:
     """Where a table's data lies: its template's fixed part, else its location; None when
     neither is an S3 place (such a table has nothing events could register)."""
     template = (table.get("Parameters") or {}).get(s3p.TEMPLATE_PARAMETER)
-    location = (table.get("StorageDescriptor") or {}).get("Location") or ""
+    location = glue_api.location_of(table)
     for url in (template, location):
-        if not url or not url.startswith("s3://"):
+        if not url or not s3p.is_s3_url(url):
             continue
         try:
             bucket, prefix = s3p.split_s3_url(url)
         except ValueError:
             continue
         if url is template:
-            prefix = url[len(f"s3://{bucket}/") :].split("${", 1)[0]
+            prefix = s3p.canonical_url(url)[len(f"s3://{bucket}/") :].split("${", 1)[0]
         return IndexedTable(database, table, bucket, prefix)
     return None
 
@@ -102,10 +103,9 @@ def build_index(glue: Any, settings: Settings, clock: float) -> TableIndex:
         names = [d for d in glue_api.get_databases(glue) if pattern.search(d)]
     index = TableIndex(built_at=clock)
     for database in names:
-        try:
-            tables = glue_api.get_tables(glue, database)
-        except (ClientError, BotoCoreError) as exc:
-            index.errors[database] = f"reading database {database} failed: {s3p.describe(exc)}"
+        tables, error = glue_api.read_database(glue, database)
+        if error:
+            index.errors[database] = error
             continue
         for table in tables:
             entry = _place(database, table)
@@ -177,7 +177,7 @@ def process(delivery: Delivery, clients: AwsClients, settings: Settings, now: da
         try:
             matched, misses, incomplete = _match(created, clients.glue, settings)
         except (ClientError, BotoCoreError) as exc:
-            message = f"reading the RAW databases failed: {s3p.describe(exc)}"
+            message = f"reading the RAW databases failed: {describe(exc)}"
             run.results.append(TableResult.failure("", None, message))
             matched, misses, incomplete = [], [], []
             failed |= {o.message_id for o in created if o.message_id}
@@ -193,9 +193,7 @@ def process(delivery: Delivery, clients: AwsClients, settings: Settings, now: da
         ThreadPoolExecutor(settings.glue_write_concurrency, "glue-write") as write_pool,
         ThreadPoolExecutor(settings.table_concurrency, "table") as table_pool,
     ):
-        writer = glue_api.GlueWriter(
-            clients.glue, write_pool, settings.max_attempts, settings.retry_base_delay
-        )
+        writer = glue_api.GlueWriter.for_settings(clients.glue, write_pool, settings)
         futures = [
             table_pool.submit(register_table, writer, entry, objects, now)
             for entry, objects in groups.values()
@@ -241,74 +239,86 @@ def register_table(
     writer: glue_api.GlueWriter, entry: IndexedTable, objects: list[ObjectEvent], now: datetime
 ) -> tuple[TableResult, set[str]]:
     """Create one table's announced partitions; return its result and the messages holding a
-    partition that could not be registered. Never raises."""
-    table = entry.table
-    result = TableResult(entry.database, table["Name"], scan="events")
-    owners: dict[tuple[str, ...], set[str]] = {}
-    try:
-        shape = table_shape(table)
-        if isinstance(shape, str):
-            result.status = "skipped"
-            result.skipped = len(objects)
-            result.errors.append(shape)
-            return result, set()
-        keys, params, location = shape
-        control = TableControl.from_parameters(params)  # ValueError names a bad property
-        if not control.discover:
-            result.status = "skipped"
-            result.errors.append(SWITCHED_OFF)
-            return result, set()
-        split = split_keys(keys, params)
-        control.check_keys(split, params)
-        expired = control.expiry(split, now)
-        # Nothing registered is read, so the announced keys are the samples that decide between
-        # Hive and positional, for the whole table at once (as registered paths do in a listing).
-        samples = [
-            relative
-            for o in objects
-            if s3p.is_data_key(relative := o.key[len(entry.prefix) :]) and "/" in relative
-        ]
-        layout = s3p.detect_layout(location, keys, params, now, samples)
-        prefixes: dict[tuple[str, ...], str] = {}
-        skipped: dict[str, str] = {}
-        too_old: set[tuple[str, ...]] = set()
-        for obj in objects:
-            parsed = layout.parse(obj.key)
-            if parsed is None or parsed.values is None:
-                result.skipped += 1
-                if parsed is not None:
-                    skipped.setdefault(parsed.prefix or obj.key, parsed.reason or "does not parse")
-                continue
-            if expired is not None and expired(parsed.values):  # never registered, by intent
-                too_old.add(parsed.values)
-                continue
-            prefixes.setdefault(parsed.values, parsed.prefix or "")
-            if obj.message_id:
-                owners.setdefault(parsed.values, set()).add(obj.message_id)
-        result.layout = layout.name
-        result.expired = len(too_old)
-        for prefix, reason in sorted(skipped.items()):
-            result.errors.append(f"skipped s3://{entry.bucket}/{prefix}: {reason}")
-        result.discovered = len(prefixes)
-        build = glue_api.partition_input_builder(table)
-        inputs = [  # oldest first: path order, as the scheduled run writes
-            build(values, f"s3://{entry.bucket}/{prefix}")
-            for values, prefix in sorted(prefixes.items(), key=lambda item: item[1])
-        ]
-        outcome = writer.create(entry.database, table["Name"], inputs) if inputs else None
-        lost: set[str] = set()
+    partition that could not be registered (every one of them when the table failed). Never
+    raises."""
+    lost = {o.message_id for o in objects if o.message_id}  # until the write answers
+
+    def register(spec: TableSpec, result: TableResult) -> None:
+        spec = spec.refined()  # nothing registered is read: names and types decide
+        kept = _announced(spec, entry, objects, now, result)
+        build = glue_api.partition_input_builder(spec.table)
+        inputs = [build(values, location) for values, location in kept.locations]
+        outcome = writer.create(spec.database, spec.name, inputs) if inputs else None
+        lost.clear()
         if outcome:
-            result.created = len(outcome.done)
-            result.existing = len(outcome.already)
-            result.failed = len(outcome.failed)
-            for values, reason in sorted(outcome.failed.items()):
-                result.problem(f"creating partition {list(values)} failed: {reason}")
-                lost |= owners.get(values, set())
-        return result.finish(), lost
-    except Exception as exc:  # one bad table must not stop the others
-        reason = str(exc) if isinstance(exc, ValueError) else f"unexpected error: {exc!r}"
-        result.fail(reason)
-        return result.finish(), {o.message_id for o in objects if o.message_id}
+            result.record_writes(outcome)
+            for values in outcome.failed:
+                lost.update(kept.owners.get(values, set()))
+
+    result = run_table(entry.database, entry.table, register)
+    result.scan = "events"
+    if result.status == "skipped":  # left alone: nothing to redeliver
+        if result.errors[:1] != [SWITCHED_OFF]:
+            result.skipped = len(objects)
+        return result, set()
+    return result, lost
+
+
+@dataclass
+class _Announced:
+    """One table's announced partitions, oldest first, and the messages that announced each."""
+
+    locations: list[tuple[tuple[str, ...], str]] = field(default_factory=list)
+    owners: dict[tuple[str, ...], set[str]] = field(default_factory=dict)
+
+
+def _announced(
+    spec: TableSpec,
+    entry: IndexedTable,
+    objects: list[ObjectEvent],
+    now: datetime,
+    result: TableResult,
+) -> _Announced:
+    """Parse the announced keys with the table's layout: the partitions to create (expired ones
+    are never registered, by intent), and the skipped paths with their reasons."""
+    # Nothing registered is read, so the announced keys are the samples that decide between
+    # Hive and positional, for the whole table at once (as registered paths do in a listing).
+    samples = [
+        relative
+        for o in objects
+        if s3p.is_data_key(relative := o.key[len(entry.prefix) :]) and "/" in relative
+    ]
+    layout = spec.layout(now, samples)
+    expired = spec.expiry(now)
+    prefixes: dict[tuple[str, ...], str] = {}
+    skipped: dict[str, str] = {}
+    too_old: set[tuple[str, ...]] = set()
+    announced = _Announced()
+    for obj in objects:
+        parsed = layout.parse(obj.key)
+        if parsed is None or parsed.values is None:
+            result.skipped += 1
+            if parsed is not None:
+                skipped.setdefault(parsed.prefix or obj.key, parsed.reason or "does not parse")
+            continue
+        if expired is not None and expired(parsed.values):
+            too_old.add(parsed.values)
+            continue
+        prefixes.setdefault(parsed.values, parsed.prefix or "")
+        if obj.message_id:
+            announced.owners.setdefault(parsed.values, set()).add(obj.message_id)
+    result.layout = layout.name
+    result.expired = len(too_old)
+    for prefix, reason in sorted(skipped.items()):
+        result.errors.append(f"skipped {layout.url(prefix)}: {reason}")
+    result.discovered = len(prefixes)
+    announced.locations = [  # oldest first, as the scheduled run writes
+        (values, layout.url(prefix))
+        for values, prefix in sorted(
+            prefixes.items(), key=lambda item: (spec.split.time_order(item[0]), item[1])
+        )
+    ]
+    return announced
 
 
 def _log(run: EventRun, delivery: Delivery, settings: Settings) -> None:

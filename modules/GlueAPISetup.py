@@ -1,4 +1,10 @@
-"""Everything that talks to the Glue API: reading tables and partitions, batch writes.
+"""The Glue calls: reading tables and partitions, batch writes (expressions are written in
+GlueExpressions).
+
+A filtered read whose expression Glue cannot evaluate on this table (a stored value of a typed
+key that does not convert, such as Spark's `__HIVE_DEFAULT_PARTITION__` in an `int` key, fails
+every expression on the table with `InvalidStateException`: aws/aws-sdk#670) reads the table
+without a filter instead, and says so, so that such a table never stops moving forward.
 
 Writes are chunked to Glue's limits (100 creates, 25 deletes a call) and run concurrently;
 per-item transient errors are retried with backoff and jitter within a bounded budget, and
@@ -9,18 +15,19 @@ from __future__ import annotations
 
 import copy
 import random
-import re
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from modules.S3PrefixGeneration import describe
-from modules.TimeKeys import CALENDAR_FIELDS, INT_TYPES, KeySplit, PartitionKey, TimeField
+from modules.AwsErrors import describe, error_code
+from modules.GlueExpressions import RecentWindows, branch_expressions, expired_expression
+from modules.Settings import Settings
+from modules.TimeKeys import KeySplit, PartitionKey
 
 CREATE_CHUNK = 100
 DELETE_CHUNK = 25
@@ -54,6 +61,11 @@ Values = tuple[str, ...]
 # --------------------------------------------------------------------------- reads
 
 
+def location_of(entity: dict[str, Any]) -> str:
+    """The `Location` of a Glue table's or partition's storage descriptor ('' without one)."""
+    return (entity.get("StorageDescriptor") or {}).get("Location") or ""
+
+
 def get_tables(glue: Any, database: str) -> list[dict[str, Any]]:
     """Every table of a database (paginated)."""
     tables: list[dict[str, Any]] = []
@@ -62,10 +74,40 @@ def get_tables(glue: Any, database: str) -> list[dict[str, Any]]:
     return tables
 
 
+# What Glue answers for an expression it cannot evaluate on a table: a stored value that does not
+# convert to its key's type (InvalidStateException), or a parse it refuses (InvalidInputException).
+_EXPRESSION_ERRORS = frozenset({"InvalidStateException", "InvalidInputException"})
+
+
+def read_database(glue: Any, database: str) -> tuple[list[dict[str, Any]], str | None]:
+    """A database's tables, or none and why they could not be read (every mode words it so)."""
+    try:
+        return get_tables(glue, database), None
+    except (ClientError, BotoCoreError) as exc:
+        return [], f"reading database {database} failed: {describe(exc)}"
+
+
 def get_partitions(
-    glue: Any, database: str, table: str, expression: str | None = None
+    glue: Any,
+    database: str,
+    table: str,
+    expression: str | None = None,
+    notes: list[str] | None = None,
 ) -> list[dict[str, Any]]:
-    """Registered partitions (values and location only), optionally filtered by an expression."""
+    """Registered partitions (values and location only), optionally filtered by an expression.
+    When Glue cannot evaluate the expression on this table, every partition is read instead and
+    the reason is added to `notes` (the caller then holds the whole table)."""
+    try:
+        return _read(glue, database, table, expression)
+    except ClientError as exc:
+        if not expression or error_code(exc) not in _EXPRESSION_ERRORS:
+            raise
+        if notes is not None:
+            notes.append(f"read without a filter: Glue cannot evaluate one here ({describe(exc)})")
+    return _read(glue, database, table, None)
+
+
+def _read(glue: Any, database: str, table: str, expression: str | None) -> list[dict[str, Any]]:
     params: dict[str, Any] = {
         "DatabaseName": database,
         "TableName": table,
@@ -79,140 +121,28 @@ def get_partitions(
     return partitions
 
 
-# --------------------------------------------------------------------------- recent-end windows
-
-_WINDOW_HOURS = (24, 7 * 24, 35 * 24, 400 * 24)
-# A table with branches, whose time goes down to the hour, first reads its last few hours: a
-# day of 200 hourly branches is 4,800 partitions, while every active branch has one in 3 hours.
-_BRANCH_FIRST_HOURS = 3
-_SAFE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_CALENDAR_WIDTH = {"year": 4, "month": 2, "day": 2, "hour": 2}
-# Glue refuses an Expression longer than 2,048 characters.
-MAX_EXPRESSION = 2048
-
-
-@dataclass(frozen=True)
-class RecentWindows:
-    """Expressions selecting ever wider recent ends of a table, and a check that the partitions
-    they return really have the date-like values the expressions assume."""
-
-    expressions: list[str]
-    fits: Callable[[dict[str, Any]], bool]
-
-
-def recent_windows(split: KeySplit, now: datetime) -> RecentWindows | None:
-    """`GetPartitions` expressions on the table's time keys (which need not lead) for the last
-    day, 7, 35 and 400 days (tables with branches and hours: the last 3 hours first), or None
-    when no time key sorts by time (then only a full read can find the newest partitions)."""
-    if not split.fields or not _SAFE_NAME.fullmatch(split.fields[0].key.name):
-        return None
-    first = split.fields[0]
-    hours = list(_WINDOW_HOURS)
-    fmt = first.fmt
-    if fmt is not None:
-        if split.branch and fmt.unit in ("HOURS", "MINUTES", "SECONDS"):
-            hours.insert(0, _BRANCH_FIRST_HOURS)
-
-        def single(moment: datetime) -> str:
-            text = fmt.format(fmt.truncate(moment))
-            return f"{first.key.name} >= {_literal(first.key, text)}"
-
-        return RecentWindows(
-            [single(now - timedelta(hours=h)) for h in hours],
-            lambda p: fmt.parse(p["Values"][first.index]) is not None,
-        )
-    calendar = []
-    for tf, name in zip(split.fields, CALENDAR_FIELDS, strict=False):
-        safe = _SAFE_NAME.fullmatch(tf.key.name)
-        if tf.calendar_field != name or tf.index != first.index + len(calendar) or not safe:
-            break
-        calendar.append(tf)
-    if not calendar:
-        return None
-    if split.branch and len(calendar) == len(CALENDAR_FIELDS):
-        hours.insert(0, _BRANCH_FIRST_HOURS)
-    return RecentWindows(
-        [_tuple_at_least(calendar, now - timedelta(hours=h)) for h in hours],
-        lambda p: all(p["Values"][tf.index].isdigit() for tf in calendar),
-    )
-
-
-def _quote(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _literal(key: PartitionKey, text: str) -> str:
-    return text if key.type.strip().lower() in INT_TYPES else _quote(text)
-
-
-def _calendar_literal(tf: TimeField, moment: datetime) -> str:
-    """The moment's calendar field as this key writes it: a number, or zero-padded text."""
-    name = tf.calendar_field or ""
-    number = getattr(moment, name)
-    if tf.key.type.strip().lower() in INT_TYPES:
-        return str(number)
-    return _quote(str(number).zfill(_CALENDAR_WIDTH[name]))
-
-
-def _tuple_at_least(fields: list[TimeField], moment: datetime) -> str:
-    """`(year, month, day, hour) >= moment` as an expression Glue understands."""
-    return _tuple_compare([(tf.key.name, _calendar_literal(tf, moment)) for tf in fields], ">")
-
-
-def _tuple_compare(terms: list[tuple[str, str]], strict: str) -> str:
-    """`(a, b, c) >= (A, B, C)` (`strict` ">") or `<=` (`strict` "<") without tuple syntax or
-    NOT, which Glue refuses: `a >= A AND (a > A OR b >= B) AND (a > A OR b > B OR c >= C)`.
-
-    An old partition fails on the first terms of `>=`, so evaluating it costs a fraction of the
-    textbook `a > A OR (a = A AND b > B) OR …` form on tables with a long history.
-    """
-    clauses = []
-    for i, (name, literal) in enumerate(terms):
-        options = [f"{n} {strict} {v}" for n, v in terms[:i]] + [f"{name} {strict}= {literal}"]
-        clauses.append(options[0] if len(options) == 1 else "(" + " OR ".join(options) + ")")
-    return " AND ".join(clauses)
-
-
 def find_recent_partitions(
-    glue: Any, database: str, table: str, windows: RecentWindows | None
+    glue: Any,
+    database: str,
+    table: str,
+    windows: RecentWindows | None,
+    notes: list[str] | None = None,
 ) -> tuple[list[dict[str, Any]], int, bool]:
     """The registered partitions of the first window that has any (all of them as a fallback),
     the number of `GetPartitions` reads it took, and whether that was a read of everything."""
     reads = 0
+    notes = [] if notes is None else notes
     for expression in windows.expressions if windows else ():
         reads += 1
-        found = get_partitions(glue, database, table, expression)
+        noted = len(notes)
+        found = get_partitions(glue, database, table, expression, notes)
+        if len(notes) > noted:  # Glue could not filter: this is the whole table
+            return found, reads + 1, True
         if found:
             if all(windows.fits(p) for p in found):
                 return found, reads, False
             break  # values are not what the window assumed: read everything instead
     return get_partitions(glue, database, table), reads + 1, True
-
-
-def branch_expressions(
-    keys: list[PartitionKey], branches: list[tuple[str, ...]], window: str | None = None
-) -> list[str] | None:
-    """Expressions selecting the partitions of these branches (within `window`, if given), as
-    few as Glue's 2,048-character limit allows; None when a key name cannot be written in one."""
-    if not all(_SAFE_NAME.fullmatch(k.name) for k in keys):
-        return None
-    suffix = f" AND ({window})" if window else ""
-    expressions: list[str] = []
-    terms: list[str] = []
-    for values in branches:
-        term = " AND ".join(
-            f"{k.name} = {_literal(k, v)}" for k, v in zip(keys, values, strict=True)
-        )
-        candidate = "(" + " OR ".join([*terms, f"({term})"]) + ")" + suffix
-        if terms and len(candidate) > MAX_EXPRESSION:
-            expressions.append("(" + " OR ".join(terms) + ")" + suffix)
-            terms = []
-        terms.append(f"({term})")
-    if terms:
-        expressions.append("(" + " OR ".join(terms) + ")" + suffix)
-    if any(len(e) > MAX_EXPRESSION for e in expressions):
-        return None
-    return expressions
 
 
 # Reading a few branches by name beats reading everything; past this many reads it does not.
@@ -227,6 +157,7 @@ def read_branches(
     branches: list[tuple[str, ...]],
     windows: RecentWindows | None,
     reads_done: int,
+    notes: list[str] | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """Registered partitions of branches the recent window did not cover (a branch that went
     quiet, or one that is new): within the widest window first, unless that was read already,
@@ -244,8 +175,11 @@ def read_branches(
         if expressions is None or len(expressions) > _MAX_BRANCH_READS:
             return get_partitions(glue, database, table), reads + 1
         for expression in expressions:
-            found += get_partitions(glue, database, table, expression)
+            noted = len(notes) if notes is not None else 0
+            found += get_partitions(glue, database, table, expression, notes)
             reads += 1
+            if notes is not None and len(notes) > noted:  # the whole table came back
+                return found, reads + 1
         covered = {tuple(p["Values"][: len(keys)]) for p in found}
         left = [b for b in left if b not in covered]
         if not left:
@@ -302,6 +236,11 @@ class WriteOutcome:
 
 class GlueWriter:
     """Batch creates and deletes, chunked, concurrent, with per-item retries."""
+
+    @classmethod
+    def for_settings(cls, glue: Any, pool: Executor, settings: Settings) -> GlueWriter:
+        """The writer every mode uses: the settings' attempts and backoff."""
+        return cls(glue, pool, settings.max_attempts, settings.retry_base_delay)
 
     def __init__(
         self,
@@ -405,22 +344,6 @@ class GlueWriter:
 
 # --------------------------------------------------------------------------- retention
 
-_SORTED_FIELDS = ("year", "month", "day", "hour", "minute", "second")
-
-
-def expired_expression(split: KeySplit, cutoff: datetime) -> str | None:
-    """A `GetPartitions` expression that selects every partition whose period starts before
-    `cutoff`, and a few more: the leading time keys that sort as text (or numbers) compared
-    with the cutoff's values, at most, key by key. Check each partition it returns exactly.
-    None when the first time key does not sort that way (then only a full read finds them)."""
-    terms = []
-    for tf in split.fields:
-        literal = _sortable_literal(tf, cutoff)
-        if literal is None or not _SAFE_NAME.fullmatch(tf.key.name):
-            break
-        terms.append((tf.key.name, literal))
-    return _tuple_compare(terms, "<") if terms else None
-
 
 def find_expired(
     glue: Any,
@@ -429,27 +352,12 @@ def find_expired(
     split: KeySplit,
     cutoff: datetime,
     expired: Callable[[list[str]], bool],
+    notes: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The registered partitions that `expired` confirms, read with `expired_expression`."""
     expression = expired_expression(split, cutoff)
-    return [p for p in get_partitions(glue, database, table, expression) if expired(p["Values"])]
-
-
-def _sortable_literal(tf: TimeField, moment: datetime) -> str | None:
-    """The moment as this key writes it, when the key's values sort in time order: a calendar
-    field (zero-padded as text), or a date format whose fields run from the year down with fixed
-    widths (`yyyy-MM-dd`, `yyyy/MM/dd/HH`, `yyyyMMdd`). None otherwise."""
-    if tf.calendar_field is not None:
-        return _calendar_literal(tf, moment)
-    fmt = tf.fmt
-    if fmt is None or fmt.fields != list(_SORTED_FIELDS[: len(fmt.fields)]):
-        return None
-    widths = [text for kind, text in fmt.tokens if kind == "field"]
-    if widths[0] != "yyyy" or any(len(w) != 2 for w in widths[1:]):
-        return None
-    text = fmt.format(moment)
-    numeric = tf.key.type.strip().lower() in INT_TYPES
-    return text if numeric and text.isdigit() else _quote(text)
+    found = get_partitions(glue, database, table, expression, notes)
+    return [p for p in found if expired(p["Values"])]
 
 
 def get_databases(glue: Any) -> list[str]:

@@ -1,7 +1,7 @@
 """One table's sync: read the catalog, find the partitions in S3, diff, write, report.
 
-This is the only place that combines the Glue side (GlueAPISetup) and the S3 side
-(S3PrefixGeneration); the handler in main.py only schedules tables and shapes the summary.
+The scheduled run's per-table steps, in the order they run (`_TableSync.run`); the handler in
+main.py only schedules tables and shapes the summary.
 """
 
 from __future__ import annotations
@@ -13,22 +13,22 @@ from datetime import datetime
 from typing import Any
 
 from modules import GlueAPISetup as glue_api
+from modules import GlueExpressions as expressions
 from modules import S3Listing as s3l
 from modules import S3PrefixGeneration as s3p
 from modules.AwsClientObj import AwsClients
+from modules.GlueExpressions import RecentWindows
 from modules.ProcessLogger import get_logger
 from modules.Removal import Target, expire, remove_gone
 from modules.Settings import Options, Settings
-from modules.TableControl import (
-    SWITCHED_OFF,
-    Expiry,
-    TableControl,
-    freshness,
-    table_shape,
-)
+from modules.TableControl import Expiry, freshness
 from modules.TableReport import COUNTS, TableResult
 from modules.TableScan import TableScan
-from modules.TimeKeys import KeySplit, split_keys
+from modules.TableSpec import TableSpec, run_table
+from modules.TimeKeys import KeySplit
+
+# Registered partitions whose values show a table's date formats and padding.
+_SAMPLES = 200
 
 
 @dataclass
@@ -50,15 +50,11 @@ def sync_table(
     now: datetime,
 ) -> TableResult:
     """Bring one table's catalog partitions in line with S3; never raises."""
-    result = TableResult(database, table.get("Name"))
-    try:
-        _TableSync(work, database, table, options, nested_locations, now, result).run()
-    except ValueError as exc:
-        result.fail(str(exc))
-    except Exception as exc:  # one bad table must not stop the others
-        get_logger().exception("table failed", extra={"database": database, "table": result.table})
-        result.fail(f"unexpected error: {s3p.describe(exc)}")
-    return result.finish()
+
+    def sync(spec: TableSpec, result: TableResult) -> None:
+        _TableSync(work, spec, options, nested_locations, now, result).run()
+
+    return run_table(database, table, sync)
 
 
 class _TableSync:
@@ -67,8 +63,7 @@ class _TableSync:
     def __init__(
         self,
         work: Workers,
-        database: str,
-        table: dict[str, Any],
+        spec: TableSpec,
         options: Options,
         nested_locations: list[str],
         now: datetime,
@@ -77,90 +72,134 @@ class _TableSync:
         self.work = work
         self.glue = work.clients.glue
         self.s3 = work.clients.s3
-        self.database = database
-        self.table = table
-        self.name = table["Name"]
+        self.spec = spec
+        self.database = spec.database
+        self.name = spec.name
         self.options = options
         self.nested = nested_locations
         self.now = now
         self.result = result
+        self.windows: RecentWindows | None = None
+        self.reads = 0  # GetPartitions reads (pages aside)
+        self.complete = False  # every registered partition has been read
+        self.known: dict[tuple[str, ...], dict[str, Any]] = {}  # registered partitions read
+        self.notes: list[str] = []  # how the catalog had to be read, for scan_reason
+        self.creator: _OrderedCreator | None = None
+
+    @property
+    def split(self) -> KeySplit:
+        return self.spec.split
 
     def run(self) -> None:
-        if self._switched_off():
-            return
-        result = self.result
-        shape = table_shape(self.table)
-        if isinstance(shape, str):
-            result.status = "skipped"
-            result.errors.append(shape)
-            return
-        keys, params, location = shape
+        registered = self._read_catalog()
+        layout = self.spec.layout(self.now, _sample_paths(self.spec, registered))
+        scan = self._scan(layout)
+        self.creator = _OrderedCreator(self, layout, self.spec.expiry(self.now))
+        try:
+            discovery = self._discover(scan, registered)
+        finally:
+            outcome = self.creator.finish()
+        self._report_scan(layout, scan, discovery)
+        self.result.record_writes(outcome)
+        self.result.expired = self.creator.expired
+        self._remove(layout, scan, discovery)
+        self._record_freshness(layout, outcome)
+        self._log(scan, discovery)
 
+    # ---------------------------------------------------------------- the steps, in order
+
+    def _read_catalog(self) -> list[dict[str, Any]]:
+        """The registered partitions discovery starts from: the recent end of the table (or all
+        of it for a full scan); then the key split as their values show it."""
         full = self.options.full_scan or self.options.mode == "sync"
-        split = split_keys(keys, params)
-        windows = None if full else glue_api.recent_windows(split, self.now)
-        registered, reads, complete = (
-            (glue_api.get_partitions(self.glue, self.database, self.name), 1, True)
-            if full
-            else glue_api.find_recent_partitions(self.glue, self.database, self.name, windows)
-        )
-        if not split.has_time and registered:  # names and types say nothing: try the values
-            split = split_keys(keys, params, [p["Values"] for p in registered[:50]])
-        self._use_keys(split, params)
-        layout = s3p.detect_layout(
-            location, keys, params, self.now, _sample_paths(location, registered, params)
-        )
-        known = {tuple(p["Values"]): p for p in registered}
+        self.windows = None if full else expressions.recent_windows(self.split, self.now)
+        refused = [r for k in self.split.keys if (r := expressions.unfilterable(k))]
+        if refused and not full:  # such a key never reaches an expression: reads are wider
+            self.notes.append(f"read without filtering on it: {'; '.join(refused)}")
+        if full:
+            registered, self.reads, self.complete = self._read_all(), 1, True
+        else:
+            registered, self.reads, self.complete = glue_api.find_recent_partitions(
+                self.glue, self.database, self.name, self.windows, self.notes
+            )
+        # the values show date formats and padding that names and types do not
+        self.spec = self.spec.refined(p["Values"] for p in registered[:_SAMPLES])
+        self.known.update((tuple(p["Values"]), p) for p in registered)
+        return registered
+
+    def _read_all(self) -> list[dict[str, Any]]:
+        return glue_api.get_partitions(self.glue, self.database, self.name)
+
+    def _scan(self, layout: s3p.Layout) -> TableScan:
         settings = self.work.settings
-        scan = TableScan(
+        return TableScan(
             self.s3,
             self.work.s3_pool,
             layout,
-            split,
-            sink=lambda values, prefix: creator.add(values, prefix),
+            self.split,
+            sink=self._found,
             path_of=lambda p: _partition_path(layout, p),
-            nested=lambda prefix: self._nested_in(layout.bucket, prefix),
+            nested=lambda prefix: self._nested_in(layout, prefix),
             now=self.now,
             collect_data_dirs=self.options.mode == "sync",
             max_branches=settings.max_branches,
             slices=settings.s3_concurrency,
             template_max_candidates=settings.template_max_candidates,
-            enums=_enum_values(split, params),
+            enums=_enum_values(self.split, self.spec.params),
         )
 
-        def read_missing(branches: list[tuple[str, ...]]) -> list[dict[str, Any]]:
-            nonlocal reads
-            if complete:  # everything registered was read already
-                return []
-            found, more = glue_api.read_branches(
-                self.glue, self.database, self.name, split.branch, branches, windows, reads
-            )
-            reads += more
-            known.update((tuple(p["Values"]), p) for p in found)
-            return found
+    def _found(self, values: tuple[str, ...], prefix: str) -> None:
+        """The scan's sink: each partition found goes to the creator (set by `_discover`)."""
+        assert self.creator is not None
+        self.creator.add(values, prefix)
 
-        creator = _OrderedCreator(self, layout.bucket, known)
-        try:
-            discovery = None
-            if not full and registered:
-                result.scan = "incremental"
-                discovery = scan.incremental(registered, read_missing)
-            if discovery is None:
-                result.scan = "full"
-                if not complete:  # asked for incremental, but the table must be scanned whole
-                    registered = glue_api.get_partitions(self.glue, self.database, self.name)
-                    known.update((tuple(p["Values"]), p) for p in registered)
-                    reads += 1
-                discovery = scan.full(registered)
-        finally:
-            outcome = creator.finish()
+    def _discover(self, scan: TableScan, registered: list[dict[str, Any]]) -> s3l.Discovery:
+        """Incremental from the newest registered partitions when it can be, else the whole
+        table; partitions are created as they are found."""
+        result = self.result
+        full = self.options.full_scan or self.options.mode == "sync"
+        if not full and registered:
+            result.scan = "incremental"
+            discovery = scan.incremental(registered, self._read_missing)
+            if discovery is not None:
+                return discovery
+        result.scan = "full"
+        if not self.complete:  # asked for incremental, but the table must be scanned whole
+            registered = self._read_all()
+            self.known.update((tuple(p["Values"]), p) for p in registered)
+            self.reads += 1
+            self.complete = True
+        return scan.full(registered)
 
+    def _read_missing(self, branches: list[tuple[str, ...]]) -> list[dict[str, Any]]:
+        """The catalog of branches the recent window did not cover."""
+        if self.complete:  # everything registered was read already
+            return []
+        found, more = glue_api.read_branches(
+            self.glue,
+            self.database,
+            self.name,
+            self.split.branch,
+            branches,
+            self.windows,
+            self.reads,
+            self.notes,
+        )
+        self.reads += more
+        self.known.update((tuple(p["Values"]), p) for p in found)
+        return found
+
+    def _report_scan(self, layout: s3p.Layout, scan: TableScan, discovery: s3l.Discovery) -> None:
+        result = self.result
         result.layout = layout.name  # known once listed when nothing was registered
         result.branches = scan.branches
-        result.scan_reason = scan.whole_reason
-        self._record_discovery(layout, discovery, known)
-        self._record_created(outcome)
-        result.expired = creator.expired
+        reasons = [*self.notes, *filter(None, (scan.whole_reason, scan.order_reason))]
+        result.scan_reason = "; ".join(dict.fromkeys(reasons)) or None
+        self._record_discovery(layout, discovery)
+
+    def _remove(self, layout: s3p.Layout, scan: TableScan, discovery: s3l.Discovery) -> None:
+        """Retention's expired entries, and in sync mode the entries whose data is gone."""
+        settings = self.work.settings
         target = Target(
             self.glue,
             self.s3,
@@ -172,11 +211,14 @@ class _TableSync:
             self.options.force,
             settings.sync_max_remove_fraction,
         )
-        expire(target, result, split, self.expiry, known)
+        expiry = self.spec.expiry(self.now)
+        expire(target, self.result, self.split, expiry, self.known, self.notes)
         if self.options.mode == "sync":
-            nested = self._nested_in(layout.bucket, layout.list_prefix)
-            remove_gone(target, result, layout, discovery, known, scan.roots, nested)
-        self._record_freshness(layout, known, outcome, creator)
+            nested = self._nested_in(layout, layout.list_prefix)
+            remove_gone(target, self.result, layout, discovery, self.known, scan.roots, nested)
+
+    def _log(self, scan: TableScan, discovery: s3l.Discovery) -> None:
+        result = self.result
         get_logger().info(
             "table synced",
             extra={
@@ -186,8 +228,8 @@ class _TableSync:
                 "scan": result.scan,
                 "scan_reason": result.scan_reason,
                 "branches": scan.branches,
-                "partition_reads": reads,
-                "registered_read": len(known),
+                "partition_reads": self.reads,
+                "registered_read": len(self.known),
                 "list_calls": discovery.list_calls,
                 "counts": {c: getattr(result, c) for c in COUNTS},
                 "newest": result.newest,
@@ -195,38 +237,13 @@ class _TableSync:
             },
         )
 
-    # ---------------------------------------------------------------- table control
-
-    def _switched_off(self) -> bool:
-        """Read the table's properties (ValueError names a bad one); True when
-        `discover.partitions=false` asks to leave the table alone."""
-        self.control = TableControl.from_parameters(self.table.get("Parameters") or {})
-        if self.control.discover:
-            return False
-        self.result.status = "skipped"
-        self.result.errors.append(SWITCHED_OFF)
-        return True
-
-    def _use_keys(self, split: KeySplit, params: dict[str, str]) -> None:
-        """Check the properties against the table's time keys; set this run's expiry test."""
-        self.control.check_keys(split, params)
-        self.split = split
-        self.expiry: Expiry | None = self.control.expiry(split, self.now)
-
-    def _record_freshness(
-        self,
-        layout: s3p.Layout,
-        known: dict[tuple, Any],
-        outcome: glue_api.WriteOutcome | int,
-        creator: _OrderedCreator,
-    ) -> None:
+    def _record_freshness(self, layout: s3p.Layout, outcome: glue_api.WriteOutcome) -> None:
         """The newest partition registered after the run, its lag, and whether it is stale."""
-        created = creator.added if isinstance(outcome, int) else [*outcome.done, *outcome.already]
         fresh = freshness(
             self.split,
-            [*known, *created],
+            [*self.known, *outcome.done, *outcome.already],
             self.now,
-            self.control.max_lag,
+            self.spec.control.max_lag,
             lambda values: layout.path_of(list(values)),
         )
         result = self.result
@@ -243,45 +260,33 @@ class _TableSync:
                     "table": self.name,
                     "newest": fresh.newest,
                     "lag_seconds": fresh.lag_seconds,
-                    "max_lag_seconds": int(self.control.max_lag.total_seconds()),
+                    "max_lag_seconds": int(self.spec.control.max_lag.total_seconds()),
                 },
             )
 
     # ---------------------------------------------------------------- S3 side
 
-    def _nested_in(self, bucket: str, prefix: str) -> list[str]:
+    def _nested_in(self, layout: s3p.Layout, prefix: str) -> list[str]:
         """Key prefixes of other tables' locations nested under this prefix."""
-        own = f"s3://{bucket}/{prefix}"
+        bucket = f"s3://{layout.bucket}/"
+        own = bucket + prefix
         return [
-            loc[len(f"s3://{bucket}/") :]
-            for loc in self.nested
+            loc[len(bucket) :]
+            for loc in map(s3p.canonical_url, self.nested)
             if loc.startswith(own) and loc != own
         ]
 
     # ---------------------------------------------------------------- Glue side
 
-    def _record_discovery(
-        self, layout: s3p.Layout, discovery: s3l.Discovery, known: dict[tuple, Any]
-    ) -> None:
+    def _record_discovery(self, layout: s3p.Layout, discovery: s3l.Discovery) -> None:
         result = self.result
         result.discovered = len(discovery.partitions)
-        result.existing = sum(1 for v in discovery.partitions if v in known)
+        result.existing = sum(1 for v in discovery.partitions if v in self.known)
         result.skipped = len(discovery.skipped)
         for prefix, reason in sorted(discovery.skipped.items()):
-            result.errors.append(f"skipped s3://{layout.bucket}/{prefix}: {reason}")
+            result.errors.append(f"skipped {layout.url(prefix)}: {reason}")
         if discovery.error:
             result.problem(discovery.error)
-
-    def _record_created(self, outcome: glue_api.WriteOutcome | int) -> None:
-        result = self.result
-        if isinstance(outcome, int):  # a dry run: what would be created
-            result.created = outcome
-            return
-        result.created = len(outcome.done)
-        result.existing += len(outcome.already)
-        result.failed = len(outcome.failed)
-        for values, reason in sorted(outcome.failed.items()):
-            result.problem(f"creating partition {list(values)} failed: {reason}")
 
 
 class _OrderedCreator:
@@ -295,18 +300,18 @@ class _OrderedCreator:
     are not sent: they are reported failed and the next run starts from there.
     """
 
-    def __init__(self, sync: _TableSync, bucket: str, known: dict[tuple, Any]) -> None:
+    def __init__(self, sync: _TableSync, layout: s3p.Layout, expiry: Expiry | None) -> None:
         self.sync = sync
-        self.bucket = bucket
-        self.known = known
+        self.layout = layout
+        self.known = sync.known
         self.dry_run = sync.options.dry_run
-        self.build = glue_api.partition_input_builder(sync.table)
+        self.build = glue_api.partition_input_builder(sync.spec.table)
         self.batch: list[dict[str, Any]] = []
         self.thread = ThreadPoolExecutor(1, "ordered-create")
         self.chunks: list[Future[glue_api.WriteOutcome]] = []
         self.halted = False
         self.lock = threading.Lock()  # branches are listed at once, each adding its partitions
-        self.expiry = sync.expiry
+        self.expiry = expiry
         self.expired = 0  # found in S3 but past the retention period: never registered
         self.added: list[tuple[str, ...]] = []
 
@@ -315,7 +320,7 @@ class _OrderedCreator:
         branches; each branch's partitions keep the order they were found in."""
         if values in self.known:
             return
-        location = f"s3://{self.bucket}/{prefix}"
+        location = self.layout.url(prefix)  # in the table's own scheme (s3a:// stays s3a://)
         with self.lock:
             if self.expiry is not None and self.expiry(values):
                 self.expired += 1
@@ -341,13 +346,13 @@ class _OrderedCreator:
         self.halted = outcome.incomplete
         return outcome
 
-    def finish(self) -> glue_api.WriteOutcome | int:
-        """Write what is left, wait for every chunk; in a dry run, the count that would be."""
+    def finish(self) -> glue_api.WriteOutcome:
+        """Write what is left, wait for every chunk; a dry run's `done` is what would be."""
         with self.lock:
             self._flush()
         try:
             if self.dry_run:
-                return len(self.added)
+                return glue_api.WriteOutcome(done=list(self.added))
             outcome = glue_api.WriteOutcome()
             for chunk in self.chunks:
                 outcome.merge(chunk.result())
@@ -366,25 +371,24 @@ def _enum_values(split: KeySplit, params: dict[str, str]) -> dict[str, list[str]
     }
 
 
-def _sample_paths(
-    location: str, registered: list[dict[str, Any]], params: dict[str, str]
-) -> list[str]:
+def _sample_paths(spec: TableSpec, registered: list[dict[str, Any]]) -> list[str]:
     """Paths (relative to the location) of registered partitions, which show the layout."""
-    if s3p.TEMPLATE_PARAMETER in params:
+    if s3p.TEMPLATE_PARAMETER in spec.params:
         return []
-    bucket, prefix = s3p.split_s3_url(location)
+    bucket, prefix = s3p.split_s3_url(spec.location)
+    own = f"s3://{bucket}/{prefix}"
     paths = []
     for p in registered[:50]:
-        loc = (p.get("StorageDescriptor") or {}).get("Location", "")
-        if loc.startswith(f"s3://{bucket}/{prefix}"):
-            paths.append(loc[len(f"s3://{bucket}/{prefix}") :])
+        loc = s3p.canonical_url(glue_api.location_of(p))
+        if loc.startswith(own):
+            paths.append(loc[len(own) :])
     return paths
 
 
 def _partition_path(layout: s3p.Layout, partition: dict[str, Any]) -> str:
     """The partition's key prefix, for ordering: its Location when it lies in the layout's
     prefix, else the path its values give."""
-    loc = (partition.get("StorageDescriptor") or {}).get("Location", "")
+    loc = s3p.canonical_url(glue_api.location_of(partition))
     own = f"s3://{layout.bucket}/{layout.list_prefix}"
     if loc.startswith(own):
         key = loc[len(f"s3://{layout.bucket}/") :]

@@ -15,6 +15,7 @@ from typing import Any
 from modules import GlueAPISetup as glue_api
 from modules import S3Listing as s3l
 from modules import S3PrefixGeneration as s3p
+from modules.AwsErrors import describe
 from modules.TableControl import Expiry
 from modules.TableReport import TableResult
 from modules.TimeKeys import KeySplit
@@ -49,35 +50,7 @@ def remove_gone(
     if discovery.error:
         result.problem("nothing removed: the S3 listing did not complete")
         return
-    own = f"s3://{layout.bucket}/{layout.list_prefix}"
-    nested = [f"s3://{layout.bucket}/{n}" for n in nested]
-    listed = [f"s3://{layout.bucket}/{r}" for r in roots]
-    gone: dict[tuple, str] = {}
-    outside: dict[tuple, Any] = {}
-    for values, partition in known.items():
-        loc = (partition.get("StorageDescriptor") or {}).get("Location", "")
-        loc = loc if loc.endswith("/") else loc + "/"
-        if loc.startswith(own) and not any(loc.startswith(n) for n in nested):
-            unlisted = not any(loc.startswith(r) for r in listed)
-            if unlisted:
-                result.errors.append(f"kept {list(values)}: {loc} is in no listed branch")
-            elif loc[len(f"s3://{layout.bucket}/") :] not in discovery.data_dirs:
-                gone[values] = loc
-        elif loc.startswith("s3://"):
-            bucket, key = s3p.split_s3_url(loc)
-            outside[values] = (
-                loc,
-                target.pool.submit(s3l.prefix_has_data, target.s3, bucket, key),
-            )
-        else:
-            result.errors.append(f"kept {list(values)}: location {loc!r} is not in S3")
-    for values, (loc, check) in outside.items():
-        try:
-            if not check.result():
-                gone[values] = loc
-        except Exception as exc:
-            result.problem(f"nothing removed: checking {loc} failed: {s3p.describe(exc)}")
-            return
+    gone = _gone(target, result, layout, discovery, known, roots, nested)
     if not gone:
         return
     limit = target.max_remove_fraction
@@ -103,12 +76,55 @@ def remove_gone(
         result.problem(f"removing partition {list(values)} failed: {reason}")
 
 
+def _gone(
+    target: Target,
+    result: TableResult,
+    layout: s3p.Layout,
+    discovery: s3l.Discovery,
+    known: dict[tuple[str, ...], Any],
+    roots: list[str],
+    nested: list[str],
+) -> dict[tuple[str, ...], str] | None:
+    """The registered partitions whose Location holds no data (values -> location): under the
+    table, from the listing; elsewhere in S3, checked one by one. None when a check failed."""
+    bucket_url = f"s3://{layout.bucket}/"
+    own = bucket_url + layout.list_prefix
+    nested = [bucket_url + n for n in nested]
+    listed = [bucket_url + r for r in roots]
+    gone: dict[tuple[str, ...], str] = {}
+    outside: dict[tuple[str, ...], Any] = {}
+    for values, partition in known.items():
+        loc = glue_api.location_of(partition)
+        loc = loc if loc.endswith("/") else loc + "/"
+        canonical = s3p.canonical_url(loc)  # s3a:// and s3n:// name the same objects
+        if canonical.startswith(own) and not any(canonical.startswith(n) for n in nested):
+            if not any(canonical.startswith(r) for r in listed):
+                result.errors.append(f"kept {list(values)}: {loc} is in no listed branch")
+            elif canonical[len(bucket_url) :] not in discovery.data_dirs:
+                gone[values] = loc
+        elif s3p.is_s3_url(loc):
+            bucket, key = s3p.split_s3_url(loc)
+            check = target.pool.submit(s3l.prefix_has_data, target.s3, bucket, key)
+            outside[values] = (loc, check)
+        else:
+            result.errors.append(f"kept {list(values)}: location {loc!r} is not in S3")
+    for values, (loc, check) in outside.items():
+        try:
+            if not check.result():
+                gone[values] = loc
+        except Exception as exc:
+            result.problem(f"nothing removed: checking {loc} failed: {describe(exc)}")
+            return None
+    return gone
+
+
 def expire(
     target: Target,
     result: TableResult,
     split: KeySplit,
     expiry: Expiry | None,
     known: dict[tuple[str, ...], Any],
+    notes: list[str] | None = None,
 ) -> None:
     """Retention: remove the catalog entries past the table's retention period (never S3
     data), found with an expression on the time keys; a dry run lists them instead. No
@@ -116,11 +132,11 @@ def expire(
     if expiry is None:
         return
     expired = glue_api.find_expired(
-        target.glue, target.database, target.table, split, expiry.cutoff, expiry
+        target.glue, target.database, target.table, split, expiry.cutoff, expiry, notes
     )
     removed = [tuple(p["Values"]) for p in expired]
     if target.dry_run:
-        result.would_expire = sorted(p["StorageDescriptor"].get("Location", "") for p in expired)
+        result.would_expire = sorted(glue_api.location_of(p) for p in expired)
     else:
         outcome = target.writer.delete(target.database, target.table, sorted(removed))
         removed = outcome.done + outcome.already

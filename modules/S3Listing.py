@@ -14,11 +14,11 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from modules.AwsErrors import describe
 from modules.S3PrefixGeneration import (
     BranchLevel,
     Layout,
     check_key_value,
-    describe,
     is_data_key,
     is_ignored_name,
     key_after_prefix,
@@ -98,7 +98,7 @@ def list_branches(
         else:
             try:
                 found = list(
-                    pool.map(lambda b: _subdirectories(s3, layout.bucket, b.prefix), frontier)
+                    pool.map(lambda b: subdirectories(s3, layout.bucket, b.prefix), frontier)
                 )
             except (ClientError, BotoCoreError) as exc:
                 listing.error = f"listing branches of s3://{layout.bucket}/{root} failed: " + (
@@ -145,7 +145,7 @@ def _read_level(
     return branches
 
 
-def _subdirectories(s3: Any, bucket: str, prefix: str) -> tuple[list[str], list[str], int]:
+def subdirectories(s3: Any, bucket: str, prefix: str) -> tuple[list[str], list[str], int]:
     """One directory's subdirectories and the keys right in it, and the calls that took."""
     dirs: list[str] = []
     files: list[str] = []

@@ -1,4 +1,5 @@
-"""Partition layouts, path parsing and escaping, candidate prefixes and S3 listing.
+"""Partition layouts: how partition values map to S3 key prefixes, path parsing and escaping,
+value checks, and S3 URLs (listing is S3Listing's).
 
 Everything that knows how a partition maps to an S3 prefix lives here, so the Glue side never
 has to guess at paths and each layout can be tested without AWS.
@@ -13,13 +14,12 @@ from datetime import date, datetime
 from functools import partial
 from typing import Protocol
 
-from botocore.exceptions import ClientError
+from modules.TimeKeys import HIVE_DEFAULT_PARTITION, DateProjection, PartitionKey
 
-from modules.TimeKeys import DateProjection, PartitionKey
-
-HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"
 TEMPLATE_PARAMETER = "storage.location.template"
 FOLDER_MARKER_SUFFIX = "_$folder$"
+# A partition value is 1 to 1,024 characters (Glue API reference, PartitionInput.Values).
+MAX_VALUE_LENGTH = 1024
 
 # Hive's FileUtils.escapePathName escapes these (plus control characters) in partition paths.
 _HIVE_ESCAPED = set("\"#%'*/:=?\\\x7f{[]^")
@@ -41,16 +41,39 @@ _TIMESTAMP_RE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d{1,9})?")
 # --------------------------------------------------------------------------- paths and names
 
 
+# Hadoop's S3 connectors (`s3a://`, the older `s3n://`) name the same objects as `s3://`; tables
+# written by open-source Spark or Hive often carry them, and every engine reads them.
+S3_SCHEMES = ("s3", "s3a", "s3n")
+
+
 def split_s3_url(url: str) -> tuple[str, str]:
-    """Split `s3://bucket/prefix` into bucket and a key prefix ending in `/` (or empty)."""
-    if not url.startswith("s3://"):
-        raise ValueError(f"location {url!r} is not an s3:// URL")
-    bucket, _, key = url[len("s3://") :].partition("/")
+    """Split `s3://bucket/prefix` (or `s3a://`, `s3n://`) into bucket and a key prefix ending in
+    `/` (or empty)."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme.lower() not in S3_SCHEMES:
+        raise ValueError(f"location {url!r} is not an S3 URL (s3://, s3a:// or s3n://)")
+    bucket, _, key = rest.partition("/")
     if not bucket:
         raise ValueError(f"location {url!r} has no bucket")
     if key and not key.endswith("/"):
         key += "/"
     return bucket, key
+
+
+def is_s3_url(url: str) -> bool:
+    """True for an `s3://`, `s3a://` or `s3n://` URL."""
+    scheme, sep, _ = url.partition("://")
+    return bool(sep) and scheme.lower() in S3_SCHEMES
+
+
+def url_scheme(url: str) -> str:
+    """The scheme of an S3 URL, as written (`s3a`), so that new partitions keep the table's."""
+    return url.partition("://")[0] if is_s3_url(url) else "s3"
+
+
+def canonical_url(url: str) -> str:
+    """The `s3://` form of an S3 URL, for comparing locations whatever scheme wrote them."""
+    return "s3://" + url.partition("://")[2] if is_s3_url(url) else url
 
 
 def is_ignored_name(name: str) -> bool:
@@ -117,6 +140,10 @@ def check_value(type_name: str, value: str) -> str | None:
     This validates and never rewrites: `07` fits `int` and is registered as `07`.
     """
     t = type_name.strip().lower()
+    if not value:
+        return "empty value '': Glue takes 1 to 1,024 characters"
+    if len(value) > MAX_VALUE_LENGTH:
+        return f"value of {len(value):,} characters: Glue takes at most 1,024"
     if value == HIVE_DEFAULT_PARTITION:
         return None
     if t in _INT_RANGES:
@@ -181,6 +208,11 @@ class Layout(Protocol):
     list_prefix: str
     keys: list[PartitionKey]
     validators: dict[str, Callable[[str], str | None]]
+    scheme: str
+
+    def url(self, prefix: str) -> str:
+        """The URL of a key prefix of this table's bucket, in the table's own scheme."""
+        ...
 
     def branch_levels(self, count: int) -> tuple[str, list[BranchLevel]] | None:
         """Where branch directories start, and one level per directory down to the `count`-th
@@ -227,6 +259,10 @@ class _DirectoryLayout:
     list_prefix: str
     keys: list[PartitionKey]
     validators: dict[str, Callable[[str], str | None]] = field(default_factory=dict)
+    scheme: str = "s3"
+
+    def url(self, prefix: str) -> str:
+        return f"{self.scheme}://{self.bucket}/{prefix}"
 
     def _value(self, key: PartitionKey, part: str) -> tuple[str | None, str | None]:
         """One directory name read as the value of `key`, or None and why not."""
@@ -317,15 +353,25 @@ class TemplateLayout:
     validators: dict[str, Callable[[str], str | None]] = field(default_factory=dict)
     date_projection: DateProjection | None = None
     fragments: dict[str, str] = field(default_factory=dict)  # key name -> regex of its values
+    scheme: str = "s3"
     name: str = "template"
+
+    def url(self, prefix: str) -> str:
+        return f"{self.scheme}://{self.bucket}/{prefix}"
 
     @classmethod
     def from_table(
-        cls, template: str, keys: list[PartitionKey], params: dict[str, str], now: datetime
+        cls,
+        template: str,
+        keys: list[PartitionKey],
+        params: dict[str, str],
+        now: datetime,
+        time_checks: dict[str, Callable[[str], str | None]] | None = None,
     ) -> TemplateLayout:
-        """Build the layout from the template and the `projection.*` table parameters."""
+        """Build the layout from the template and the `projection.*` table parameters;
+        `time_checks` test the values of time keys without a projection."""
         bucket, _ = split_s3_url(template)
-        template_key = template[len("s3://") + len(bucket) + 1 :]
+        template_key = canonical_url(template)[len("s3://") + len(bucket) + 1 :]
         names = re.findall(r"\$\{([^}]+)\}", template_key)
         by_lower = {k.name.lower(): k for k in keys}
         missing = [k.name for k in keys if k.name.lower() not in {n.lower() for n in names}]
@@ -364,9 +410,10 @@ class TemplateLayout:
             keys=keys,
             template_key=template_key if template_key.endswith("/") else template_key + "/",
             regex=re.compile("".join(pieces), re.ASCII),
-            validators=validators,
+            validators={**(time_checks or {}), **validators},
             date_projection=date_projection,
             fragments=fragments,
+            scheme=url_scheme(template),
         )
 
     def parse(self, key: str) -> Parsed | None:
@@ -466,17 +513,20 @@ def detect_layout(
     params: dict[str, str],
     now: datetime,
     sample_paths: Iterable[str] = (),
+    time_checks: dict[str, Callable[[str], str | None]] | None = None,
 ) -> Layout:
     """Choose the table's layout: its template if it has one, else Hive when a sample path
     (relative to the location) starts with `<first key>=`, else positional; with no sample,
-    the first data key listed decides."""
+    the first data key listed decides. `time_checks` (key name -> why a value does not read
+    as its time) make a path such as Firehose's `processing-failed/2026/…` a skipped one."""
     template = params.get(TEMPLATE_PARAMETER)
     if template:
-        return TemplateLayout.from_table(template, keys, params, now)
+        return TemplateLayout.from_table(template, keys, params, now, time_checks)
     bucket, prefix = split_s3_url(location)
-    validators = projection_validators(keys, params, now)
-    hive = HiveLayout(bucket, prefix, keys, validators)
-    positional = PositionalLayout(bucket, prefix, keys, validators)
+    validators = {**(time_checks or {}), **projection_validators(keys, params, now)}
+    scheme = url_scheme(location)
+    hive = HiveLayout(bucket, prefix, keys, validators, scheme)
+    positional = PositionalLayout(bucket, prefix, keys, validators, scheme)
     samples = list(sample_paths)
     if not samples:
         return AutoLayout(hive, positional)
@@ -507,6 +557,13 @@ class AutoLayout:
     @property
     def list_prefix(self) -> str:
         return self.positional.list_prefix
+
+    @property
+    def scheme(self) -> str:
+        return self.positional.scheme
+
+    def url(self, prefix: str) -> str:
+        return self.positional.url(prefix)
 
     def parse(self, key: str) -> Parsed | None:
         if self.chosen is None:
@@ -542,11 +599,3 @@ class AutoLayout:
     @property
     def validators(self) -> dict[str, Callable[[str], str | None]]:
         return self.positional.validators
-
-
-def describe(exc: BaseException) -> str:
-    """A short, readable reason for an AWS error."""
-    if isinstance(exc, ClientError):
-        err = exc.response.get("Error", {})
-        return f"{err.get('Code', 'Error')}: {err.get('Message', '')}".rstrip(": ")
-    return f"{type(exc).__name__}: {exc}"

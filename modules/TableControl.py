@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from modules.S3PrefixGeneration import TEMPLATE_PARAMETER
+from modules.S3PrefixGeneration import TEMPLATE_PARAMETER, is_s3_url
 from modules.TimeKeys import KeySplit, PartitionKey
 
 DISCOVER = "discover.partitions"
@@ -157,6 +157,6 @@ def table_shape(table: dict[str, Any]) -> tuple[list[PartitionKey], dict[str, st
     location = sd.get("Location") or ""
     if not location and TEMPLATE_PARAMETER not in params:
         raise ValueError("table has no location")
-    if location and not location.startswith("s3://"):
-        raise ValueError(f"table location {location!r} is not an s3:// URL")
+    if location and not is_s3_url(location):
+        raise ValueError(f"table location {location!r} is not an S3 URL (s3://, s3a://, s3n://)")
     return keys, params, location

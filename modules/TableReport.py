@@ -55,6 +55,15 @@ class TableResult:
         self.fatal = True
         self.problem(message)
 
+    def record_writes(self, outcome: Any) -> None:
+        """What a batch create did (a `WriteOutcome`): created (in a dry run: would be),
+        found existing (created by someone else first), failed with its reason."""
+        self.created = len(outcome.done)
+        self.existing += len(outcome.already)
+        self.failed = len(outcome.failed)
+        for values, reason in sorted(outcome.failed.items()):
+            self.problem(f"creating partition {list(values)} failed: {reason}")
+
     def finish(self) -> TableResult:
         """Settle the status from what was recorded."""
         if self.status == "skipped":

@@ -22,6 +22,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from modules import S3Listing as s3l
 from modules import S3PrefixGeneration as s3p
+from modules.AwsErrors import describe
 from modules.TimeKeys import KeySplit
 
 Sink = Callable[[tuple[str, ...], str], None]
@@ -52,11 +53,15 @@ class TableScan:
     enums: dict[str, list[str]] = field(default_factory=dict)
     branches: int | None = None  # branches found (None: the table has no branch keys)
     whole_reason: str | None = None  # why a table was scanned whole when incremental was asked
+    order_reason: str | None = None  # why the directories were walked instead of listed
     roots: list[str] = field(default_factory=list)  # prefixes listed in full (sync mode)
 
     def full(self, registered: list[Partition]) -> s3l.Discovery:
         """Every partition in S3: by walking the directory levels when most are registered,
         else branch by branch, or in slices split at registered paths."""
+        return self._in_time_order(lambda: self._full(registered))
+
+    def _full(self, registered: list[Partition]) -> s3l.Discovery:
         walked = self._walk(registered) if registered and not self.collect_data_dirs else None
         if walked is not None:
             return walked
@@ -75,11 +80,17 @@ class TableScan:
         """The partitions after each branch's newest registered one. `read_missing` reads the
         catalog for branches that `registered` does not cover. None when the table must be
         scanned whole instead (`whole_reason` says why)."""
+        return self._in_time_order(lambda: self._incremental(registered, read_missing))
+
+    def _incremental(
+        self,
+        registered: list[Partition],
+        read_missing: Callable[[list[tuple[str, ...]]], list[Partition]],
+    ) -> s3l.Discovery | None:
         if not self.split.branch:
-            newest = max(registered, key=self.path_of)
-            return self._generated(newest) or self._list(
-                self.layout.list_prefix, s3p.key_after_prefix(self.path_of(newest))
-            )
+            newest = self._newest_by_branch(registered)[()]
+            whole = s3l.Branch((), self.layout.list_prefix)
+            return self._generated(newest) or self._after(whole, newest)
         listing = self._branches()
         if listing is None or listing.capped:
             return None
@@ -89,11 +100,101 @@ class TableScan:
         missing = [b.values for b in listing.branches if b.values not in newest]
         if missing:
             newest = self._newest_by_branch([*registered, *read_missing(missing)])
-        plan = [
-            (b, s3p.key_after_prefix(newest[b.values]) if b.values in newest else None)
-            for b in listing.branches
-        ]
-        return self._per_branch(plan, listing)
+        return self._per_branch([(b, newest.get(b.values)) for b in listing.branches], listing)
+
+    # ------------------------------------------------------------------ time order
+
+    def _in_time_order(self, scan: Callable[[], s3l.Discovery | None]) -> s3l.Discovery | None:
+        """Run `scan`, its partitions reaching the sink in time order. Where the order of paths
+        is the order of time (padded numbers, year-first dates) that is the listing's own order,
+        and partitions stream to the sink as they are found. Elsewhere (Spark's `month=9` after
+        `month=10`, AWS Config's `2026/9/30`, a day-first `dt`) they are held and passed on
+        sorted once the scan is over, and not at all when a listing failed: a run that dies or
+        fails half-way must never register a partition above one it did not."""
+        if self.split.path_ordered:
+            return scan()
+        sink, held, lock = self.sink, [], threading.Lock()
+
+        def hold(values: tuple[str, ...], prefix: str) -> None:
+            with lock:
+                held.append((values, prefix))
+
+        self.sink = hold
+        try:
+            found = scan()
+        finally:
+            self.sink = sink
+        if found is not None and not found.error:
+            for values, prefix in sorted(held, key=lambda h: (self.split.time_order(h[0]), h[1])):
+                sink(values, prefix)
+        return found
+
+    def _after(self, branch: s3l.Branch, newest: Partition | None) -> s3l.Discovery:
+        """A branch's partitions after its newest registered one (all of them without one):
+        listed from just after its path, or where paths do not sort in time, found by walking
+        down the newest one's directories."""
+        if newest is None:
+            return self._list(branch.prefix)
+        if self.split.path_ordered:
+            return self._list(branch.prefix, s3p.key_after_prefix(self.path_of(newest)))
+        plan = self.layout.branch_levels(len(self.layout.keys))
+        if plan is None:
+            self.whole_reason = (
+                "paths do not sort in time and the template cannot be walked level by level: "
+                "each branch is listed whole"
+            )
+            return self._list(branch.prefix)
+        self.order_reason = (
+            "paths do not sort in time (unpadded numbers or a day-first date): walked the "
+            "directories from the newest partition"
+        )
+        levels = plan[1]
+        keyed = [i for i, level in enumerate(levels) if level.key is not None]
+        below = levels[keyed[len(self.split.branch) - 1] + 1 :] if self.split.branch else levels
+        found = s3l.Discovery()
+        self._descend(branch.prefix, below, tuple(newest["Values"]), len(self.split.branch), found)
+        return found
+
+    def _descend(
+        self,
+        prefix: str,
+        levels: list[s3p.BranchLevel],
+        newest: tuple[str, ...],
+        index: int,
+        found: s3l.Discovery,
+    ) -> None:
+        """One level of the walk: list its directories; go down the newest partition's own,
+        list every later one (by time, not by name) whole, pass over the earlier ones."""
+        if not levels or found.error:
+            return
+        level, rest = levels[0], levels[1:]
+        if level.key is None:  # a template's fixed directory
+            self._descend(f"{prefix}{level.literal}/", rest, newest, index, found)
+            return
+        assert level.read is not None
+        try:
+            dirs, _, calls = s3l.subdirectories(self.s3, self.layout.bucket, prefix)
+        except (ClientError, BotoCoreError) as exc:
+            found.error = f"listing s3://{self.layout.bucket}/{prefix} failed: {describe(exc)}"
+            return
+        found.list_calls += calls
+        excluded = set(self.nested(prefix))
+        order = self.split.value_order(index)
+        for directory in dirs:
+            name = directory[len(prefix) : -1]
+            if s3p.is_ignored_name(name) or directory in excluded:
+                continue
+            value, reason = level.read(name)
+            if value is not None:
+                reason = s3p.check_key_value(level.key, value, self.layout.validators)
+            if value is None or reason:
+                found.skipped[directory] = f"{level.key.name}: {reason}"
+            elif order(value) == order(newest[index]):
+                self._descend(directory, rest, newest, index + 1, found)
+            elif order(value) > order(newest[index]):
+                found.merge(self._list(directory))
+            if found.error:
+                return
 
     # ------------------------------------------------------------------ branches
 
@@ -125,20 +226,25 @@ class TableScan:
             enums=enums,
         )
 
-    def _newest_by_branch(self, registered: list[Partition]) -> dict[tuple[str, ...], str]:
-        newest: dict[tuple[str, ...], str] = {}
+    def _newest_by_branch(self, registered: list[Partition]) -> dict[tuple[str, ...], Partition]:
+        """Each branch's newest registered partition: the last by path, or by time where paths
+        do not sort in time."""
+        if self.split.path_ordered:
+            order: Callable[[Partition], Any] = self.path_of
+        else:
+            order = lambda p: (self.split.time_order(p["Values"]), self.path_of(p))  # noqa: E731
+        newest: dict[tuple[str, ...], Partition] = {}
         for partition in registered:
             branch = self.split.branch_of(partition["Values"])
-            path = self.path_of(partition)
-            if path > newest.get(branch, ""):
-                newest[branch] = path
+            if branch not in newest or order(partition) > order(newest[branch]):
+                newest[branch] = partition
         return newest
 
     def _per_branch(
-        self, plan: list[tuple[s3l.Branch, str | None]], listing: s3l.BranchListing
+        self, plan: list[tuple[s3l.Branch, Partition | None]], listing: s3l.BranchListing
     ) -> s3l.Discovery:
-        """List every branch (after its start, if any) concurrently."""
-        futures = [self.pool.submit(self._list, b.prefix, start) for b, start in plan]
+        """List every branch (after its newest partition, if any) concurrently."""
+        futures = [self.pool.submit(self._after, b, newest) for b, newest in plan]
         found = s3l.Discovery(skipped=dict(listing.skipped), list_calls=listing.list_calls)
         for future in futures:
             found.merge(future.result())
@@ -310,7 +416,7 @@ def _slashes(path: str, start: int) -> list[int]:
 
 
 def _check_failed(bucket: str, prefix: str, exc: BaseException) -> str:
-    return f"checking s3://{bucket}/{prefix} failed: {s3p.describe(exc)}"
+    return f"checking s3://{bucket}/{prefix} failed: {describe(exc)}"
 
 
 def _failed(listing: s3l.BranchListing) -> s3l.Discovery:

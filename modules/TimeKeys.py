@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,7 @@ class PartitionKey:
 
 _QUOTED = re.compile(r"'((?:[^']|'')*)'")  # a quoted literal; '' inside it is one quote
 _JAVA_FIELDS = {"y": "year", "M": "month", "d": "day", "H": "hour", "m": "minute", "s": "second"}
+_SORTED_FIELDS = ("year", "month", "day", "hour", "minute", "second")
 _UNIT_ORDER = ["YEARS", "MONTHS", "DAYS", "HOURS", "MINUTES", "SECONDS"]
 _FIELD_UNIT = {
     "year": "YEARS",
@@ -90,6 +92,14 @@ class JavaDateFormat:
             width = "{4}" if len(text) != 2 else "{2}"
             return f"(?P<{name}>\\d{width})"
         return f"(?P<{name}>\\d{{{len(text)}}})" if len(text) > 1 else f"(?P<{name}>\\d{{1,2}})"
+
+    @property
+    def sorts(self) -> bool:
+        """True when formatted values sort as text in time order: fields from the year down,
+        each of fixed width (`yyyy-MM-dd`, `yyyyMMddHH`); not `dd-MM-yyyy`, not `yyyy-M-d`."""
+        widths = [text for kind, text in self.tokens if kind == "field"]
+        in_order = self.fields == list(_SORTED_FIELDS[: len(self.fields)])
+        return in_order and widths[0] == "yyyy" and all(len(w) == 2 for w in widths[1:])
 
     def regex(self) -> str:
         """A regex fragment (no named groups) that matches formatted values."""
@@ -252,6 +262,21 @@ CALENDAR_NAMES = {
     "hh": "hour",
 }
 CALENDAR_FIELDS = ("year", "month", "day", "hour")
+_CALENDAR_RANGE = {"year": (1, 9999), "month": (1, 12), "day": (1, 31), "hour": (0, 23)}
+HIVE_DEFAULT_PARTITION = "__HIVE_DEFAULT_PARTITION__"
+# Formats tried on the registered values of a date-named key (`dt`): year-first padded ones, then
+# Spark's and people's others, day-first before month-first (a day over 12 settles it).
+DATE_FORMATS = (
+    "yyyy-MM-dd",
+    "yyyyMMdd",
+    "yyyy-MM-dd-HH",
+    "yyyy-MM-dd HH:mm:ss",
+    "yyyy-MM-dd'T'HH:mm:ss",
+    "yyyy-M-d",
+    "dd-MM-yyyy",
+    "d-M-yyyy",
+    "MM-dd-yyyy",
+)
 # Formats tried on registered values of a key whose name and type say nothing (`ingest=2024-01-15`);
 # only formats with separators, so that numeric ids are never taken for dates.
 VALUE_FORMATS = ("yyyy-MM-dd", "yyyy-MM-dd-HH", "yyyy-MM-dd HH:mm:ss", "yyyy-MM-dd'T'HH:mm:ss")
@@ -265,6 +290,47 @@ class TimeField:
     index: int  # the key's position among all partition keys
     fmt: JavaDateFormat | None = None
     calendar_field: str | None = None
+    guessed: bool = False  # `fmt` comes from the key's name alone, with no value to show it
+    padded: bool = False  # a calendar field whose registered values show a leading zero
+
+    @property
+    def numeric(self) -> bool:
+        """A whole-number key: Glue compares its values as numbers."""
+        return self.key.type.strip().lower() in INT_TYPES
+
+    @property
+    def path_ordered(self) -> bool:
+        """True when this key's directories sort in time order: a year, a zero-padded calendar
+        field, or a date format that sorts. Spark writes `int` keys unpadded (`month=9` sorts
+        after `month=10`), AWS Config writes `2026/9/30`: those are not."""
+        if self.calendar_field is not None:
+            return self.calendar_field == "year" or self.padded
+        return self.fmt is not None and self.fmt.sorts
+
+    @property
+    def glue_ordered(self) -> bool:
+        """True when Glue's `<`, `>=` on this key follow time: numbers for whole-number keys,
+        dates for `date`/`timestamp` keys, text for keys whose values sort as text."""
+        if self.calendar_field is not None and self.numeric:
+            return True
+        if self.key.type.strip().lower() in ("date", "timestamp"):
+            return True
+        return self.path_ordered
+
+    def misfit(self, value: str) -> str | None:
+        """Why `value` cannot be this key's time (Firehose's `processing-failed` folder in the
+        year's place), or None. Hive's null partition fits any key."""
+        if value == HIVE_DEFAULT_PARTITION:
+            return None
+        if self.calendar_field is not None:
+            low, high = _CALENDAR_RANGE[self.calendar_field]
+            if value.isascii() and value.isdigit() and low <= int(value) <= high:
+                return None
+            return f"{value!r} is not a {self.calendar_field}"
+        formats = DATE_FORMATS if self.guessed else (self.fmt.pattern,)  # type: ignore[union-attr]
+        if any(JavaDateFormat(f).parse(value) is not None for f in formats):
+            return None
+        return f"{value!r} is not a date ({' or '.join(formats)})"
 
 
 @dataclass(frozen=True)
@@ -279,6 +345,34 @@ class KeySplit:
     @property
     def has_time(self) -> bool:
         return bool(self.fields)
+
+    @property
+    def path_ordered(self) -> bool:
+        """True when, within a branch, the order of paths is the order of time."""
+        return all(tf.path_ordered for tf in self.fields)
+
+    def value_order(self, index: int) -> Callable[[str], tuple[int, Any]]:
+        """How the values of the key at `index` compare in time: calendar fields as numbers,
+        dates as dates, other keys as text; what does not read as time sorts first."""
+        tf = next((f for f in self.fields if f.index == index), None)
+        if tf is None:
+            return lambda value: (1, value)
+        if tf.calendar_field is not None:
+            return lambda value: (1, int(value)) if value.isascii() and value.isdigit() else (0, 0)
+        fmt = tf.fmt
+        assert fmt is not None
+
+        def as_time(value: str) -> tuple[int, Any]:
+            moment = fmt.parse(value)
+            return (0, datetime.min) if moment is None else (1, moment)
+
+        return as_time
+
+    def time_order(self, values: Sequence[str]) -> tuple[datetime, tuple[str, ...]]:
+        """A sort key that puts a branch's partitions in time order; values that do not read as
+        time (Hive's null partition) come first, then ties go by the values."""
+        period = self.period(values)
+        return (period[0] if period else datetime.min, tuple(values))
 
     def branch_of(self, values: Sequence[str]) -> tuple[str, ...]:
         """The branch part of a partition's values."""
@@ -343,7 +437,25 @@ def split_keys(
             fields.append(tf)
     if first is None:
         return KeySplit(keys, [], [], [])
+    if _writer_pads(fields, sample_list):
+        fields = [replace(tf, padded=tf.calendar_field is not None) for tf in fields]
     return KeySplit(keys, keys[:first], keys[first:], fields)
+
+
+def _writer_pads(fields: list[TimeField], samples: list[list[str]]) -> bool:
+    """Whether the registered values show zero-padded calendar fields. A writer pads all of
+    them or none, so one `07` among any month, day or hour values says so, and one `7` says not;
+    values of 10 and over say nothing (then the paths cannot be proven to sort in time)."""
+    seen = [
+        s[tf.index]
+        for tf in fields
+        if tf.calendar_field not in (None, "year")
+        for s in samples
+        if len(s) > tf.index and s[tf.index].isascii() and s[tf.index].isdigit()
+    ]
+    return any(v.startswith("0") and len(v) > 1 for v in seen) and not any(
+        len(v) == 1 for v in seen
+    )
 
 
 def _time_field(
@@ -364,19 +476,28 @@ def _time_field(
     calendar_field = CALENDAR_NAMES.get(name)
     if calendar_field == "day" and (previous is None or previous.calendar_field != "month"):
         # `day` without a month before it holds a whole date (`day=2024-01-15`)
-        return TimeField(key, index, fmt=_date_format(kind, values))
+        return _date_field(key, index, kind, values)
     if calendar_field is not None:
         return TimeField(key, index, calendar_field=calendar_field)
     if name in DATE_KEY_NAMES:
-        return TimeField(key, index, fmt=_date_format(kind, values))
-    fmt = _fitting_format(VALUE_FORMATS, values)
+        return _date_field(key, index, kind, values)
+    fmt = _fitting_format(VALUE_FORMATS, [v for v in values if v != HIVE_DEFAULT_PARTITION])
     return TimeField(key, index, fmt=fmt) if fmt else None
 
 
-def _date_format(kind: str, values: list[str]) -> JavaDateFormat:
-    """The format of a date-named key: what its registered values show, else by its type."""
-    fmt = _fitting_format(("yyyy-MM-dd", "yyyyMMdd", *VALUE_FORMATS[1:]), values)
-    return fmt or JavaDateFormat("yyyyMMdd" if kind in INT_TYPES else "yyyy-MM-dd")
+def _date_field(key: PartitionKey, index: int, kind: str, values: list[str]) -> TimeField:
+    """A date-named key: the format its registered values show, else a guess from its type."""
+    values = [v for v in values if v != HIVE_DEFAULT_PARTITION]
+    fmt = _fitting_format(DATE_FORMATS, values)
+    if fmt is not None:
+        return TimeField(key, index, fmt=fmt)
+    guess = JavaDateFormat("yyyyMMdd" if kind in INT_TYPES else "yyyy-MM-dd")
+    return TimeField(key, index, fmt=guess, guessed=True)
+
+
+def time_checks(split: KeySplit) -> dict[str, Callable[[str], str | None]]:
+    """For each time key, why a value cannot be its time (see `TimeField.misfit`)."""
+    return {tf.key.name: tf.misfit for tf in split.fields}
 
 
 def _fitting_format(patterns: Iterable[str], values: list[str]) -> JavaDateFormat | None:

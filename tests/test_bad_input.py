@@ -27,6 +27,7 @@ KEYS = [s3p.PartitionKey("dt"), s3p.PartitionKey("hour", "int")]
 
 values = st.text(
     alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)) | st.sampled_from("/=%: "),
+    min_size=1,  # Glue takes values of 1 to 1,024 characters; an empty one is a skipped path
     max_size=20,
 )
 
@@ -194,7 +195,6 @@ def test_broken_tables_are_reported_and_the_others_done(
     aws.table(DATABASE, "good", f"s3://{BUCKET}/good/", ["dt"])
     aws.table(DATABASE, "no_sd", f"s3://{BUCKET}/no_sd/", ["dt"])
     aws.table(DATABASE, "hdfs", "hdfs://namenode:8020/warehouse/hdfs/", ["dt"])
-    aws.table(DATABASE, "s3a", f"s3a://{BUCKET}/s3a/", ["dt"])
     aws.table(DATABASE, "missing_bucket", "s3://no-such-bucket/x/", ["dt"])
     aws.table(DATABASE, "denied", "s3://secret/denied/", ["dt"])
     seed_objects(BUCKET, [f"good/dt=2024-01-0{d}/p.json" for d in (1, 2)])
@@ -219,8 +219,7 @@ def test_broken_tables_are_reported_and_the_others_done(
     entries = {e["table"]: e for e in summary["tables"]}
     reasons = {
         "no_sd": "no StorageDescriptor",
-        "hdfs": "'hdfs://namenode:8020/warehouse/hdfs/' is not an s3:// URL",
-        "s3a": "is not an s3:// URL",
+        "hdfs": "'hdfs://namenode:8020/warehouse/hdfs/' is not an S3 URL",
         "missing_bucket": "NoSuchBucket",
         "denied": "AccessDenied",
     }

@@ -37,6 +37,7 @@ def sent(aws: Aws) -> Iterator[list[tuple[str, dict[str, Any]]]]:
         s.max_attempts,
         s.retry_mode,
         s.table_concurrency + s.glue_write_concurrency + s.s3_concurrency,
+        s.retry_base_delay,
     )
 
     def record(params: dict[str, Any], model: Any, **_: Any) -> None:

@@ -309,7 +309,7 @@ def test_function_zip_is_deterministic(workspace: dict, tmp_path: Path) -> None:
 
 
 def test_create_local_function_for_a_trial_deploy(workspace: dict) -> None:
-    """The newcomer's path in the README's Deployment section: create the function, deploy."""
+    """The newcomer's path in docs/deployment.md: create the function, deploy."""
     env = {**workspace["env"], "DEPLOY_FUNCTION_NAME": "trial-fn", "DEPLOY_LAYER_PREFIX": "trial"}
     cmd = [sys.executable, "-m", "deploy_tools", "create-local-function", "dev"]
     for _ in range(2):  # a second run finds it and changes nothing

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 
 from modules import GlueAPISetup as glue_api
+from modules import GlueExpressions as expressions
 from modules.TimeKeys import PartitionKey, split_keys
 
 NOW = datetime(2026, 11, 28, 10, 30)
@@ -275,7 +276,7 @@ def test_partition_input_copies_the_table_storage_descriptor() -> None:
 def test_recent_windows_expressions(
     keys: list[PartitionKey], params: dict[str, str], expected_first: str
 ) -> None:
-    windows = glue_api.recent_windows(split_keys(keys, params), NOW)
+    windows = expressions.recent_windows(split_keys(keys, params), NOW)
     assert windows is not None
     assert windows.expressions[0] == expected_first
     assert len(windows.expressions) == 4
@@ -283,7 +284,7 @@ def test_recent_windows_expressions(
 
 def test_branch_tables_with_hours_read_the_last_hours_first() -> None:
     keys = [PartitionKey(n) for n in ("customer_id", "year", "month", "day", "hour")]
-    windows = glue_api.recent_windows(split_keys(keys), NOW)
+    windows = expressions.recent_windows(split_keys(keys), NOW)
     assert windows is not None and len(windows.expressions) == 5
     assert windows.expressions[0].endswith("hour >= '07')")  # NOW is 10:xx: 3 hours back
 
@@ -292,7 +293,7 @@ def test_branch_tables_with_hours_read_the_last_hours_first() -> None:
     "keys", [[PartitionKey("region"), PartitionKey("code")], [PartitionKey("my-key")], []]
 )
 def test_keys_that_do_not_sort_by_time_have_no_window(keys: list[PartitionKey]) -> None:
-    assert glue_api.recent_windows(split_keys(keys), NOW) is None
+    assert expressions.recent_windows(split_keys(keys), NOW) is None
 
 
 def _register_days(aws: Any, days: list[datetime]) -> None:
@@ -318,7 +319,7 @@ def test_find_recent_partitions_reads_only_the_recent_end(aws: Any) -> None:
     _register_days(aws, hours)
     keys = [PartitionKey(n) for n in ("year", "month", "day", "hour")]
     found, reads, _ = glue_api.find_recent_partitions(
-        aws.glue, "raw_x", "t", glue_api.recent_windows(split_keys(keys), now)
+        aws.glue, "raw_x", "t", expressions.recent_windows(split_keys(keys), now)
     )
     assert reads == 1
     newest = max(tuple(p["Values"]) for p in found)
@@ -330,7 +331,7 @@ def test_find_recent_partitions_widens_then_reads_everything(aws: Any) -> None:
     now = datetime.now()
     _register_days(aws, [now - timedelta(days=d) for d in (20, 500, 600)])
     keys = [PartitionKey(n) for n in ("year", "month", "day", "hour")]
-    windows = glue_api.recent_windows(split_keys(keys), now)
+    windows = expressions.recent_windows(split_keys(keys), now)
     found, reads, complete = glue_api.find_recent_partitions(aws.glue, "raw_x", "t", windows)
     assert reads == 3 and len(found) == 1 and not complete  # 1 day, 7 days: empty; 35: one
     aws.glue.delete_partition(
@@ -349,7 +350,7 @@ def test_values_that_do_not_fit_the_window_fall_back_to_a_full_read(aws: Any) ->
         "t",
         [(["latest"], "s3://lake/t/dt=latest/"), (["2020-01-01"], "s3://lake/t/dt=2020-01-01/")],
     )
-    windows = glue_api.recent_windows(split_keys([PartitionKey("dt")]), NOW)
+    windows = expressions.recent_windows(split_keys([PartitionKey("dt")]), NOW)
     found, reads, complete = glue_api.find_recent_partitions(aws.glue, "raw_x", "t", windows)
     assert reads == 2 and len(found) == 2 and complete
 
@@ -372,7 +373,7 @@ def test_calendar_window_selects_exactly_the_tuples_at_or_after_it(
     )
     keys = [PartitionKey(n, kind) for n in ("year", "month", "day")]
     for moment in (datetime(2025, 12, 31), datetime(2026, 1, 1), datetime(2026, 2, 15)):
-        expression = glue_api._tuple_at_least(split_keys(keys).fields, moment)
+        expression = expressions._tuple_at_least(split_keys(keys).fields, moment)
         found = glue_api.get_partitions(aws.glue, "raw_x", "t", expression)
         expected = {(f"{d:%Y}", f"{d:%m}", f"{d:%d}") for d in days if d >= moment}
         assert {tuple(p["Values"]) for p in found} == expected, expression

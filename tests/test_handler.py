@@ -37,6 +37,7 @@ def calls(aws: Aws) -> Iterator[Counter[str]]:
         settings.max_attempts,
         settings.retry_mode,
         settings.table_concurrency + settings.glue_write_concurrency + settings.s3_concurrency,
+        settings.retry_base_delay,
     )
 
     def count(model: Any, **_: Any) -> None:
@@ -204,7 +205,9 @@ def test_tables_filter_and_unknown_table(aws: Aws) -> None:
     lake(aws)
     summary = run({"databases": ["raw_sales"], "tables": ["clicks", "nope"]})
     assert [t["table"] for t in summary["tables"]] == ["clicks", "nope"]
-    assert entry(summary, "nope")["errors"] == ["table raw_sales.nope not found"]
+    assert entry(summary, "nope")["errors"] == [
+        "table raw_sales.nope not found, or not visible to this role (Lake Formation grants?)"
+    ]
     assert aws.partitions("raw_sales", "orders") == {}
     assert summary["status"] == "partial"
 
@@ -215,7 +218,7 @@ def test_tables_without_location_or_in_hdfs_fail_alone(aws: Aws) -> None:
     aws.table("raw_sales", "on_hdfs", "hdfs://namenode/data/x/", ["dt"])
     summary = run({"databases": ["raw_sales"]})
     assert entry(summary, "nowhere")["errors"] == ["table has no location"]
-    assert "is not an s3:// URL" in entry(summary, "on_hdfs")["errors"][0]
+    assert "is not an S3 URL" in entry(summary, "on_hdfs")["errors"][0]
     assert entry(summary, "nowhere")["status"] == entry(summary, "on_hdfs")["status"] == "failed"
     assert entry(summary, "orders")["created"] == 6 and summary["status"] == "partial"
 

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import main
-from modules.GlueAPISetup import expired_expression
+from modules.GlueExpressions import expired_expression
 from modules.TableControl import TableControl, parse_duration
 from modules.TimeKeys import PartitionKey, split_keys
 from tests.conftest import Aws, dumps
@@ -126,14 +126,37 @@ def test_control_reads_each_property() -> None:
         TableControl.from_parameters({"discover.partitions": "yes"})
 
 
+# Registered values whose calendar fields are zero-padded (a Firehose-style writer).
+PADDED = [["2024", "03", "09"]]
+
+
 @pytest.mark.parametrize(
     ("keys", "params", "expected"),
     [
         (
             [PartitionKey("year"), PartitionKey("month"), PartitionKey("day")],
-            {},
+            {"samples": PADDED},
             "year <= '2024' AND (year < '2024' OR month <= '03') "
             "AND (year < '2024' OR month < '03' OR day <= '09')",
+        ),
+        # text months not known to be padded: `month <= '03'` would miss `2`, so the year only
+        (
+            [PartitionKey("year"), PartitionKey("month"), PartitionKey("day")],
+            {"samples": [["2024", "11", "30"]]},
+            "year <= '2024'",
+        ),
+        # AWS Config's unpadded text: the same
+        (
+            [PartitionKey("year"), PartitionKey("month"), PartitionKey("day")],
+            {"samples": [["2024", "3", "9"]]},
+            "year <= '2024'",
+        ),
+        # whole-number keys compare as numbers, padded or not
+        (
+            [PartitionKey("year", "int"), PartitionKey("month", "int"), PartitionKey("day", "int")],
+            {},
+            "year <= 2024 AND (year < 2024 OR month <= 3) "
+            "AND (year < 2024 OR month < 3 OR day <= 9)",
         ),
         (
             [PartitionKey("region"), PartitionKey("dt"), PartitionKey("hour", "int")],
@@ -157,7 +180,8 @@ def test_control_reads_each_property() -> None:
 def test_expired_expression(
     keys: list[PartitionKey], params: dict[str, str], expected: str | None
 ) -> None:
-    split = split_keys(keys, params)
+    params = dict(params)
+    split = split_keys(keys, params, params.pop("samples", []))
     assert expired_expression(split, datetime(2024, 3, 9, 5, 30)) == expected
 
 
