@@ -160,6 +160,19 @@ class StrictLayer(LoopbackProxy):
     def calls(self, operation: str | None = None) -> list[Call]:
         return super().calls(operation)
 
+    def reads(self, operation: str, table: str | None = None) -> int:
+        """How many paged reads of `operation` (on `table`) started: first pages answered."""
+        return sum(
+            1
+            for c in self.calls(operation)
+            if c.page == 1 and c.error is None and table in (None, c.table)
+        )
+
+    def clear_calls(self) -> None:
+        """Forget the calls seen so far (the settings stay)."""
+        with self._lock:
+            self.records.clear()
+
     def pages(self, operation: str, table: str | None = None) -> int:
         """How many pages of `operation` (on `table`) were answered without an error."""
         return sum(
@@ -254,9 +267,9 @@ class StrictLayer(LoopbackProxy):
         if size is not None and not 1 <= size <= most:
             raise invalid(f"MaxResults must be between 1 and {most}")
         segment = _segment(payload.get("Segment"))
-        expression = (
-            (payload.get("Expression") or "").strip() if operation == "GetPartitions" else ""
-        )
+        expression = payload.get("Expression") or ""
+        if operation != "GetPartitions" or not expression.strip():
+            expression = ""  # blank is no filter; GetTables' Expression is moto's to apply
         scope = (operation, table, expression, segment)
         token = payload.get("NextToken")
         if token:
