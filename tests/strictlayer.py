@@ -24,9 +24,8 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
-import itertools
 import json
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -88,6 +87,7 @@ MAX_VALUE_LENGTH = 1024
 MAX_SEGMENTS = 10
 _PAGING_FIELDS = ("MaxResults", "NextToken", "Segment")
 _JSON = {"Content-Type": "application/x-amz-json-1.1"}
+MOTO_RESET = "/moto-api/reset"
 
 
 @dataclass
@@ -155,7 +155,7 @@ class StrictLayer(LoopbackProxy):
         self.strictness = copy.deepcopy(self.defaults)
         self.records: list[Call] = []
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
-        self._ids = itertools.count(1)
+        self._opened: Counter[str] = Counter()  # reads opened per scope: tokens repeat by run
 
     def calls(self, operation: str | None = None) -> list[Call]:
         return super().calls(operation)
@@ -182,12 +182,19 @@ class StrictLayer(LoopbackProxy):
         )
 
     def reset(self) -> None:
-        """Back to the settings the layer was built with; forget calls and open cursors."""
+        """Back to the settings the layer was built with; forget calls and open reads."""
         with self._lock:
             self.strictness = copy.deepcopy(self.defaults)
             self.records.clear()
+        self.forget_reads()
+
+    def forget_reads(self) -> None:
+        """Forget the reads being paged (their tokens go stale) and the seeds' history, as when
+        moto forgets its state: the same run then gets the same tokens and timeouts again."""
+        with self._lock:
             self._seen.clear()
             self._cursors.clear()
+            self._opened.clear()
 
     # ------------------------------------------------------------------ the rules
 
@@ -313,7 +320,9 @@ class StrictLayer(LoopbackProxy):
         cursor = _Cursor(scope, result_key, items, empty_pages, max(1, s.empty_page_every))
         cursor.starts[1] = (0, 0, False)
         with self._lock:
-            cursor_id = f"{next(self._ids)}-{hashlib.sha256(repr(scope).encode()).hexdigest()[:8]}"
+            digest = hashlib.sha256(repr(scope).encode()).hexdigest()[:12]
+            self._opened[digest] += 1
+            cursor_id = f"{digest}-{self._opened[digest]}"
             self._cursors[cursor_id] = cursor
             while len(self._cursors) > self.MAX_OPEN_CURSORS:
                 self._cursors.popitem(last=False)
@@ -432,6 +441,8 @@ class _StrictHandler(BaseHandler):
     def _handle(self) -> None:
         request = self._read_request()
         if request.service != "glue":
+            if request.path.startswith(MOTO_RESET):
+                self.owner.forget_reads()
             self._send(*self._upstream(request, request.body))
             return
         payload = request.payload or {}
