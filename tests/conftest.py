@@ -5,7 +5,6 @@ databases, tables and S3 objects."""
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import sys
@@ -20,9 +19,8 @@ import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.config import Config
-from moto.server import ThreadedMotoServer
 
-from tests.strictlayer import StrictLayer
+from tests.strictlayer import StrictLayer, moto_behind_layer
 
 REGION = "us-east-1"
 DUMMY_ENV = {
@@ -41,24 +39,17 @@ os.environ.setdefault("RETRY_BASE_DELAY_SECONDS", "0.01")
 
 
 @pytest.fixture(scope="session")
-def raw_moto_endpoint() -> Iterator[str]:
-    """The moto server itself, on a free loopback port, for the whole session. Only for the rare
-    test that must see bare moto (and must say why); all else goes through `moto_endpoint`."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+def strict_layer() -> Iterator[StrictLayer]:
+    """A moto server with the strict layer in front, for the whole session."""
+    with moto_behind_layer() as layer:
+        yield layer
 
 
 @pytest.fixture(scope="session")
-def strict_layer(raw_moto_endpoint: str) -> Iterator[StrictLayer]:
-    """The strict layer in front of moto, for the whole session."""
-    with StrictLayer(raw_moto_endpoint) as layer:
-        yield layer
+def raw_moto_endpoint(strict_layer: StrictLayer) -> str:
+    """The moto server itself, behind the layer. Only for the rare test that must see bare moto
+    (and must say why); all else goes through `moto_endpoint`."""
+    return strict_layer.upstream_endpoint
 
 
 @pytest.fixture(scope="session")

@@ -25,10 +25,14 @@ import base64
 import copy
 import hashlib
 import json
+import logging
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
+
+from moto.server import ThreadedMotoServer
 
 from tests.faultproxy import BaseHandler, LoopbackProxy, Request, _glue_error
 from tests.glue_expression import (
@@ -156,6 +160,11 @@ class StrictLayer(LoopbackProxy):
         self.records: list[Call] = []
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
         self._opened: Counter[str] = Counter()  # reads opened per scope: tokens repeat by run
+
+    @property
+    def upstream_endpoint(self) -> str:
+        """Bare moto's URL, behind the layer."""
+        return self.upstream.geturl()
 
     def calls(self, operation: str | None = None) -> list[Call]:
         return super().calls(operation)
@@ -360,6 +369,21 @@ class StrictLayer(LoopbackProxy):
                 f"{cursor_id}:{page + 1}".encode()
             ).decode()
         return 200, dict(_JSON), json.dumps(answer).encode()
+
+
+@contextmanager
+def moto_behind_layer(strictness: Strictness | None = None) -> Iterator[StrictLayer]:
+    """moto's ThreadedMotoServer on a free loopback port with a strict layer in front, both
+    stopped on exit: give boto3 the layer's `endpoint`."""
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # it logs every request
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        with StrictLayer(f"http://{host}:{port}", strictness) as layer:
+            yield layer
+    finally:
+        server.stop()
 
 
 # --------------------------------------------------------------------------- helpers
