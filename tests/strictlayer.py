@@ -1,6 +1,7 @@
 """A loopback HTTP proxy in front of the moto server that answers Glue calls as Glue would.
 
-moto 5.2 is kinder than AWS Glue (tests/../DESIGN.md, "Known differences"): it ignores
+moto 5.2 is kinder than AWS Glue (the design's "Known differences between moto 5.2 and real
+AWS"): it ignores
 `MaxResults`, `NextToken` and `Segment`, never pages, enforces no batch limit, stores empty
 values and values of the wrong count, parses only part of the expression language, and has no
 Lake Formation. Every integration test goes through this layer, so the function meets those
@@ -171,24 +172,23 @@ class StrictLayer(LoopbackProxy):
 
     def reads(self, operation: str, table: str | None = None) -> int:
         """How many paged reads of `operation` (on `table`) started: first pages answered."""
-        return sum(
-            1
+        return sum(1 for page in self._pages(operation, table) if page == 1)
+
+    def pages(self, operation: str, table: str | None = None) -> int:
+        """How many pages of `operation` (on `table`) were answered without an error."""
+        return len(self._pages(operation, table))
+
+    def _pages(self, operation: str, table: str | None) -> list[int]:
+        return [
+            c.page
             for c in self.calls(operation)
-            if c.page == 1 and c.error is None and table in (None, c.table)
-        )
+            if c.page is not None and c.error is None and table in (None, c.table)
+        ]
 
     def clear_calls(self) -> None:
         """Forget the calls seen so far (the settings stay)."""
         with self._lock:
             self.records.clear()
-
-    def pages(self, operation: str, table: str | None = None) -> int:
-        """How many pages of `operation` (on `table`) were answered without an error."""
-        return sum(
-            1
-            for c in self.calls(operation)
-            if c.page is not None and c.error is None and table in (None, c.table)
-        )
 
     def reset(self) -> None:
         """Back to the settings the layer was built with; forget calls and open reads."""
@@ -365,9 +365,7 @@ class StrictLayer(LoopbackProxy):
                 self._cursors.pop(cursor_id, None)
         answer: dict[str, Any] = {cursor.result_key: items}
         if more:
-            answer["NextToken"] = base64.urlsafe_b64encode(
-                f"{cursor_id}:{page + 1}".encode()
-            ).decode()
+            answer["NextToken"] = _token(cursor_id, page + 1)
         return 200, dict(_JSON), json.dumps(answer).encode()
 
 

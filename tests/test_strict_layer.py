@@ -96,8 +96,9 @@ def test_get_tables_and_get_databases_page_and_hidden_tables_are_left_out(
     aws: Aws, strict: StrictLayer
 ) -> None:
     """GetTables and GetDatabases page like GetPartitions (Glue API reference: MaxResults,
-    NextToken); Lake Formation leaves tables the caller has no permission on out of GetTables
-    without an error (Lake Formation developer guide, "Viewing Data Catalog tables")."""
+    NextToken); a table the caller holds no Lake Formation permission on is left out of
+    GetTables without an error (Lake Formation permissions reference: DESCRIBE is what lets a
+    principal see a table)."""
     aws.database(DB)
     for name in ("a", "b", "c", "d", "e"):
         aws.table(DB, name, f"s3://lake/{name}/", ["dt"])
@@ -423,7 +424,8 @@ def test_injected_operation_timeouts_are_400s_botocore_does_not_retry(
 
 def test_hidden_table_is_not_found(aws: Aws, strict: StrictLayer, hourly: str) -> None:
     """A table the caller holds no Lake Formation permission on is, to Glue's API, a table that
-    does not exist (Lake Formation developer guide, "Lake Formation permissions reference")."""
+    does not exist (Lake Formation permissions reference: without DESCRIBE the principal cannot
+    see the table): its reads and writes answer EntityNotFoundException."""
     strict.strictness.hidden_tables.add((DB, hourly))
     with glue_error("EntityNotFoundException"):
         aws.glue.get_table(DatabaseName=DB, Name=hourly)
@@ -498,7 +500,7 @@ def test_reset_restores_the_defaults(aws: Aws, strict: StrictLayer) -> None:
 
 
 def test_bare_moto_is_kinder(raw_moto_endpoint: str, aws: Aws, hourly: str) -> None:
-    """Why the layer exists (DESIGN.md, "Known differences between moto 5.2 and real AWS"):
+    """Why the layer exists (the design's "Known differences between moto 5.2 and real AWS"):
     talking to bare moto, a 101-partition batch and an empty value are stored, and MaxResults
     is ignored. This test alone uses the raw moto endpoint, to show it."""
     glue, _ = validating_clients(raw_moto_endpoint)
