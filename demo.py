@@ -1,5 +1,6 @@
-"""The main job on a built-in local setup: a moto server on 127.0.0.1, a sample RAW database
-with one table of each layout plus the noise a real RAW zone has, and the handler run twice
+"""The main job on a built-in local setup: a moto server on 127.0.0.1 behind the strict layer
+(tests/strictlayer.py: Glue's paging, limits and expressions), a sample RAW database with one
+table of each layout plus the noise a real RAW zone has, and the handler run twice
 (the second run must create nothing). One table's feed stopped days ago: it is reported stale;
 another keeps 30 days, so its old backfill is counted expired and never registered. Then a new
 day lands in every region of a service-log table, and in a region never seen before: the third,
@@ -9,7 +10,6 @@ from __future__ import annotations
 
 import io
 import json
-import logging
 import os
 import sys
 from contextlib import redirect_stdout
@@ -17,7 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
+
+from tests.strictlayer import moto_behind_layer
 
 from modules.Render import render
 
@@ -112,13 +113,11 @@ def main() -> int:
         AWS_REGION="us-east-1",
         LOG_LEVEL=os.environ.get("LOG_LEVEL", "WARNING"),
     )
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        os.environ["AWS_ENDPOINT_URL"] = f"http://{host}:{port}"
-        print(f"moto server on http://{host}:{port}; sample database {DATABASE}")
+    # moto answers behind the strict layer, which holds Glue calls to Glue's rules (paging,
+    # limits, expressions) that moto alone does not apply.
+    with moto_behind_layer() as layer:
+        os.environ["AWS_ENDPOINT_URL"] = layer.endpoint
+        print(f"moto server on {layer.endpoint} (strict layer); sample database {DATABASE}")
         glue = boto3.client("glue")
         seed(glue, boto3.client("s3"), datetime.now(UTC))
 
@@ -144,7 +143,10 @@ def main() -> int:
             third = handler.lambda_handler({"databases": [DATABASE]}, None)
         show("Third run (today landed in every region, and in a new one)", third)
         for table in ("orders", "payments", "clickstream", "events", "trail"):
-            parts = glue.get_partitions(DatabaseName=DATABASE, TableName=table)["Partitions"]
+            pages = glue.get_paginator("get_partitions").paginate(
+                DatabaseName=DATABASE, TableName=table
+            )
+            parts = [p for page in pages for p in page["Partitions"]]
             print(f"\n{table}: {len(parts)} partitions in the catalog, e.g.")
             for p in sorted(parts, key=lambda p: p["Values"])[-2:]:
                 print(f"  {p['Values']} -> {p['StorageDescriptor']['Location']}")
@@ -158,8 +160,6 @@ def main() -> int:
             else "\nUNEXPECTED RESULT"
         )
         return 0 if ok else 1
-    finally:
-        server.stop()
 
 
 if __name__ == "__main__":

@@ -5,10 +5,11 @@ moto floor, the second set of figures (bench/results-0ms.json).
 
 It installs glutil 1.0.0 under bench/.work (its only dependency, boto3, comes from the project's
 venv, so every system runs on the same boto3), starts moto's ThreadedMotoServer on a free loopback
-port, seeds the scenarios straight into moto's in-process backends, writes E1's SQS batches, then,
-for each latency setting, runs every system on every scenario in fresh child processes,
-interleaved (A, B, C, A, B, C, ...), with the catalog reset to the scenario's starting state before
-each run, and prints the table, growth factors and verdicts of each setting.
+port behind the strict layer (tests/strictlayer.py: Glue's paging and limits), seeds the
+scenarios straight into moto's in-process backends, writes E1's SQS batches, then, for each
+latency setting, runs every system on every scenario in fresh child processes, interleaved
+(A, B, C, A, B, C, ...), with the catalog reset to the scenario's starting state before each run,
+and prints the table, growth factors and verdicts of each setting.
 
     python bench/run.py                      # the full benchmark (what `make bench` runs)
     python bench/run.py --scenarios S5,S6 --rounds 1 --latency-ms 50
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import gc
 import json
-import logging
 import os
 import platform
 import statistics
@@ -50,6 +50,7 @@ from bench.systems import (
     child_env,
     event_batch_files,
 )
+from tests.strictlayer import Strictness, moto_behind_layer
 
 GLUTIL_REQUIREMENT = "glutil==1.0.0"
 HEADLINE_LATENCY_MS = report.HEADLINE_LATENCY_MS
@@ -58,6 +59,10 @@ HEADLINE_LATENCY_MS = report.HEADLINE_LATENCY_MS
 # round would bring the whole `make bench` to ~19 of its 20 minutes.
 MIN_ROUNDS = {HEADLINE_LATENCY_MS: 3}
 MIN_ROUNDS_OTHER = 1
+# moto answers behind the strict layer, with Glue's own page of 1,000 partitions so that the call
+# counts compare with a real account's, and without the empty pages Glue can add to filtered reads
+# (they cost every system a call, unevenly).
+BENCH_STRICTNESS = Strictness(page_size=1000, empty_filtered_pages=False)
 
 
 def results_path(latency_ms: float) -> Path:
@@ -329,43 +334,38 @@ def main(argv: list[str] | None = None) -> int:
         systems = [s for s in systems if not s.name.startswith("glutil")]
 
     launcher = Launcher()
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
     from moto.backends import get_backend
     from moto.core import DEFAULT_ACCOUNT_ID
-    from moto.server import ThreadedMotoServer
 
     all_scenarios = build_scenarios()
     chosen = [all_scenarios[n] for n in args.scenarios.split(",")]
     memoize_moto_timestamps()
     index_moto_listings()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
     try:
-        host, port = server.get_host_and_port()
-        endpoint = f"http://{host}:{port}"
-        state = MotoState(DEFAULT_ACCOUNT_ID, get_backend)
-        t = time.perf_counter()
-        objects = state.seed_s3(chosen)
-        print(
-            f"moto server on {endpoint}; seeded {objects:,} objects in "
-            f"{time.perf_counter() - t:.1f} s",
-            flush=True,
-        )
-        for scenario in chosen:
-            state.reset(scenario)
-        # ~100,000 seeded objects never die: keep the server's garbage collector from walking
-        # them again and again while it serves (pauses that would land on whoever runs then).
-        gc.freeze()
-        write_event_batches(chosen)
-        warm_up(endpoint, chosen[0], state, main_present)
-        cold = cold_start(endpoint, args.cold_runs) if main_present else {}
-        settings = []
-        for latency_ms, n in zip(latencies, rounds, strict=True):
-            context = (launcher, state, endpoint, args.timeout)
-            measured = run_setting(latency_ms, n, chosen, systems, context)
-            settings.append({**measured, "machine": machine(), "cold_start": cold})
+        with moto_behind_layer(BENCH_STRICTNESS) as layer:
+            endpoint = layer.endpoint
+            state = MotoState(DEFAULT_ACCOUNT_ID, get_backend)
+            t = time.perf_counter()
+            objects = state.seed_s3(chosen)
+            print(
+                f"moto server on {endpoint}; seeded {objects:,} objects in "
+                f"{time.perf_counter() - t:.1f} s",
+                flush=True,
+            )
+            for scenario in chosen:
+                state.reset(scenario)
+            # ~100,000 seeded objects never die: keep the server's garbage collector from walking
+            # them again and again while it serves (pauses that would land on whoever runs then).
+            gc.freeze()
+            write_event_batches(chosen)
+            warm_up(endpoint, chosen[0], state, main_present)
+            cold = cold_start(endpoint, args.cold_runs) if main_present else {}
+            settings = []
+            for latency_ms, n in zip(latencies, rounds, strict=True):
+                context = (launcher, state, endpoint, args.timeout)
+                measured = run_setting(latency_ms, n, chosen, systems, context)
+                settings.append({**measured, "machine": machine(), "cold_start": cold})
     finally:
-        server.stop()
         launcher.close()
 
     everything = len(chosen) == len(all_scenarios) and len(systems) == len(SYSTEMS)

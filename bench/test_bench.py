@@ -5,7 +5,6 @@ verdicts. Part of `make test`; alone: `.venv/bin/python -m pytest bench/test_ben
 from __future__ import annotations
 
 import json
-import logging
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,7 +15,7 @@ from typing import Any
 import pytest
 
 from bench.report import evaluate, growth, s3_calls, summarize
-from bench.run import _numbers, _reported_item_failures, results_path
+from bench.run import BENCH_STRICTNESS, _numbers, _reported_item_failures, results_path
 from bench.scenarios import (
     Partition,
     TableSpec,
@@ -28,6 +27,7 @@ from bench.scenarios import (
     sqs_batches,
 )
 from bench.systems import BENCH, ROOT, SYSTEMS, RunResult, child_env
+from tests.strictlayer import moto_behind_layer
 
 NOW = datetime(2026, 3, 1, 2, 40, tzinfo=UTC)
 
@@ -327,17 +327,9 @@ print(time.perf_counter() - start)
 
 @pytest.fixture()
 def endpoint() -> Iterator[str]:
-    """A moto server on a free loopback port, stopped after the test."""
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
+    """A moto server behind the strict layer, set as the benchmark sets it, stopped after."""
+    with moto_behind_layer(BENCH_STRICTNESS) as layer:
+        yield layer.endpoint
 
 
 def _timed_child(endpoint: str, latency_ms: float, calls: Path) -> float:

@@ -1,10 +1,10 @@
-"""Shared fixtures: one moto server over real HTTP on loopback, dummy credentials, and builders
-for RAW databases, tables and S3 objects."""
+"""Shared fixtures: one moto server over real HTTP on loopback behind the strict layer (which
+answers Glue calls as Glue would, tests/strictlayer.py), dummy credentials, and builders for RAW
+databases, tables and S3 objects."""
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import shutil
 import sys
@@ -18,7 +18,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.awsrequest import AWSResponse
-from moto.server import ThreadedMotoServer
+from botocore.config import Config
+
+from tests.strictlayer import StrictLayer, moto_behind_layer
 
 REGION = "us-east-1"
 DUMMY_ENV = {
@@ -37,19 +39,29 @@ os.environ.setdefault("RETRY_BASE_DELAY_SECONDS", "0.01")
 
 
 @pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    """A moto server on a free loopback port, for the whole session."""
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    endpoint = f"http://{host}:{port}"
+def strict_layer() -> Iterator[StrictLayer]:
+    """A moto server with the strict layer in front, for the whole session."""
+    with moto_behind_layer() as layer:
+        yield layer
+
+
+@pytest.fixture(scope="session")
+def raw_moto_endpoint(strict_layer: StrictLayer) -> str:
+    """The moto server itself, behind the layer. Only for the rare test that must see bare moto
+    (and must say why); all else goes through `moto_endpoint`."""
+    return strict_layer.upstream_endpoint
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(strict_layer: StrictLayer) -> Iterator[str]:
+    """The endpoint every integration test talks to: the strict layer in front of moto. It is
+    also `AWS_ENDPOINT_URL`, so the handler's own clients go through it."""
+    endpoint = strict_layer.endpoint
     previous = os.environ.get("AWS_ENDPOINT_URL")
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     try:
         yield endpoint
     finally:
-        server.stop()
         if previous is None:
             os.environ.pop("AWS_ENDPOINT_URL", None)
         else:
@@ -122,23 +134,44 @@ class Aws:
                 DatabaseName=database, TableName=table, PartitionInputList=inputs[i : i + 100]
             )
 
+    def read_partitions(self, database: str, table: str) -> list[dict[str, Any]]:
+        """Every partition of a table as Glue describes it, page after page."""
+        pages = self.glue.get_paginator("get_partitions").paginate(
+            DatabaseName=database, TableName=table
+        )
+        return [p for page in pages for p in page["Partitions"]]
+
     def partitions(self, database: str, table: str) -> dict[tuple[str, ...], str]:
         """The catalog's partitions of a table: values -> location."""
-        found = self.glue.get_partitions(DatabaseName=database, TableName=table)["Partitions"]
+        found = self.read_partitions(database, table)
         return {tuple(p["Values"]): p["StorageDescriptor"]["Location"] for p in found}
 
 
+def validating_clients(endpoint: str) -> tuple[Any, Any]:
+    """Glue and S3 clients for a test's own calls; they validate parameters, as boto3 does by
+    default (the handler's clients do not: modules/AwsClientObj.py)."""
+    config = Config(parameter_validation=True)
+    return tuple(  # type: ignore[return-value]
+        boto3.client(service, region_name=REGION, endpoint_url=endpoint, config=config)
+        for service in ("glue", "s3")
+    )
+
+
 @pytest.fixture
-def aws(moto_endpoint: str) -> Iterator[Aws]:
-    """A clean moto state for each test."""
+def strict(strict_layer: StrictLayer) -> StrictLayer:
+    """The strict layer every call of the test goes through; the `aws` fixture has reset it to
+    its defaults. Change `strict.strictness` to play Lake Formation, timeouts, page sizes."""
+    return strict_layer
+
+
+@pytest.fixture
+def aws(moto_endpoint: str, strict_layer: StrictLayer) -> Iterator[Aws]:
+    """A clean moto state and a strict layer at its defaults, for each test."""
     request = urllib.request.Request(f"{moto_endpoint}/moto-api/reset", method="POST", data=b"")
     with urllib.request.urlopen(request, timeout=30) as response:
         response.read()
-    yield Aws(
-        moto_endpoint,
-        boto3.client("glue", region_name=REGION, endpoint_url=moto_endpoint),
-        boto3.client("s3", region_name=REGION, endpoint_url=moto_endpoint),
-    )
+    strict_layer.reset()
+    yield Aws(moto_endpoint, *validating_clients(moto_endpoint))
 
 
 @dataclass

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, unquote, urlsplit
 
 Values = tuple[str, ...]
@@ -87,21 +87,16 @@ class Request:
     payload: dict[str, Any] | None  # a Glue request's JSON body
 
 
-class FaultProxy:
-    """A threaded proxy on 127.0.0.1 (free port); use as a context manager or start/stop."""
+class LoopbackProxy:
+    """A threaded HTTP server on 127.0.0.1 (free port) in front of `upstream`; use as a context
+    manager or start/stop. Subclasses give the request handler and keep `records`."""
 
-    def __init__(
-        self,
-        upstream: str,
-        faults: Faults | None = None,
-        seed: int = 0,
-        on_forward: Callable[[Record, dict[str, Any] | None], None] | None = None,
-    ) -> None:
+    handler: type[BaseHandler]
+
+    def __init__(self, upstream: str, seed: int = 0) -> None:
         self.upstream = urlsplit(upstream)
-        self.faults = faults or Faults()
         self.seed = seed
-        self.on_forward = on_forward  # called before a Glue request goes on to moto
-        self.records: list[Record] = []
+        self.records: list[Any] = []
         self._seen: Counter[str] = Counter()
         self._sequence = 0
         self._lock = threading.Lock()
@@ -117,14 +112,10 @@ class FaultProxy:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def start(self) -> FaultProxy:
+    def start(self) -> Self:
         """Listen on a free loopback port in a background thread."""
-        proxy = self
-
-        class Handler(_Handler):
-            owner = proxy
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        handler = type("Handler", (self.handler,), {"owner": self})
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
@@ -137,7 +128,7 @@ class FaultProxy:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> FaultProxy:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -145,7 +136,7 @@ class FaultProxy:
 
     # ------------------------------------------------------------------ queries
 
-    def calls(self, operation: str | None = None) -> list[Record]:
+    def calls(self, operation: str | None = None) -> list[Any]:
         """The records (of one operation, if given), in arrival order."""
         with self._lock:
             return [r for r in self.records if operation in (None, r.operation)]
@@ -161,12 +152,6 @@ class FaultProxy:
             self._sequence += 1
             return self._sequence
 
-    def fault_counts(self) -> Counter[str]:
-        """How many times each fault was injected."""
-        return Counter(r.fault for r in self.calls() if r.fault)
-
-    # ------------------------------------------------------------------ decisions
-
     def _rng(self, request: Request) -> random.Random:
         """A generator seeded by the seed, the request's content and its repetition."""
         digest = hashlib.sha256(
@@ -176,6 +161,32 @@ class FaultProxy:
             self._seen[digest] += 1
             n = self._seen[digest]
         return random.Random(f"{self.seed}:{digest}:{n}")
+
+
+class FaultProxy(LoopbackProxy):
+    """Injects faults between boto3 and `upstream`."""
+
+    def __init__(
+        self,
+        upstream: str,
+        faults: Faults | None = None,
+        seed: int = 0,
+        on_forward: Callable[[Record, dict[str, Any] | None], None] | None = None,
+    ) -> None:
+        super().__init__(upstream, seed)
+        self.handler = _Handler
+        self.faults = faults or Faults()
+        self.on_forward = on_forward  # called before a Glue request goes on to moto
+        self.records: list[Record] = []
+
+    def calls(self, operation: str | None = None) -> list[Record]:
+        return super().calls(operation)
+
+    def fault_counts(self) -> Counter[str]:
+        """How many times each fault was injected."""
+        return Counter(r.fault for r in self.calls() if r.fault)
+
+    # ------------------------------------------------------------------ decisions
 
     def _decide(self, request: Request, rng: random.Random) -> str | None:
         """The fault for this request, or None to forward it untouched."""
@@ -256,9 +267,14 @@ def _injected_answer(fault: str, request: Request) -> tuple[int, dict[str, str],
     return _s3_error("InternalError", "We encountered an internal error.", 500)
 
 
-class _Handler(BaseHTTPRequestHandler):
-    owner: FaultProxy
+class BaseHandler(BaseHTTPRequestHandler):
+    """Reads a request, forwards it upstream and writes an answer; subclasses decide (`_handle`)."""
+
+    owner: LoopbackProxy
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes: with Nagle's algorithm on, each answer would
+    # wait for the client's delayed ACK (~40 ms a call).
+    disable_nagle_algorithm = True
 
     def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the records are the log."""
@@ -278,6 +294,48 @@ class _Handler(BaseHTTPRequestHandler):
         return Request(
             self.command, self.path, headers, body, service, operation, bucket, query, payload
         )
+
+    def _handle(self) -> None:
+        raise NotImplementedError
+
+    def _upstream(
+        self, request: Request, body: bytes, target: str | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Send the request (with `body`, and as Glue operation `target` if given) upstream."""
+        upstream = self.owner.upstream
+        conn = http.client.HTTPConnection(upstream.hostname, upstream.port, timeout=60)
+        try:
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
+            headers["Host"] = self.headers.get("Host", upstream.netloc)
+            headers["Content-Length"] = str(len(body))
+            if target is not None:
+                headers = {k: v for k, v in headers.items() if k.lower() != "x-amz-target"}
+                headers["X-Amz-Target"] = f"AWSGlue.{target}"
+            conn.request(request.method, request.path, body=body, headers=headers)
+            response = conn.getresponse()
+            answer = response.read()
+            kept = {k: v for k, v in response.getheaders() if k.lower() not in _HOP_HEADERS}
+            if request.method == "HEAD":  # a HEAD answer's length is the object's, not its body's
+                kept["Content-Length"] = response.getheader("Content-Length", "0")
+            kept.pop("x-amz-crc32", None)
+            return response.status, kept, answer
+        finally:
+            conn.close()
+
+    def _send(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if self.command != "HEAD" or "Content-Length" not in headers:
+            self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self.wfile.flush()
+
+
+class _Handler(BaseHandler):
+    owner: FaultProxy
 
     def _handle(self) -> None:
         proxy = self.owner
@@ -348,31 +406,8 @@ class _Handler(BaseHTTPRequestHandler):
             answer = json.dumps(response).encode()
         return status, headers, answer
 
-    def _upstream(self, request: Request, body: bytes) -> tuple[int, dict[str, str], bytes]:
-        target = self.owner.upstream
-        conn = http.client.HTTPConnection(target.hostname, target.port, timeout=60)
-        try:
-            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
-            headers["Host"] = self.headers.get("Host", target.netloc)
-            headers["Content-Length"] = str(len(body))
-            conn.request(request.method, request.path, body=body, headers=headers)
-            response = conn.getresponse()
-            answer = response.read()
-            kept = {k: v for k, v in response.getheaders() if k.lower() not in _HOP_HEADERS}
-            kept.pop("x-amz-crc32", None)
-            return response.status, kept, answer
-        finally:
-            conn.close()
-
     def _answer(self, status: int, headers: dict[str, str], body: bytes, record: Record) -> None:
-        self.send_response(status)
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        if self.command != "HEAD":
-            self.wfile.write(body)
-        self.wfile.flush()
+        self._send(status, headers, body)
         record.status = status
         record.delivered = True
         record.confirmed = list(record.created)

@@ -13,7 +13,7 @@ from tests.conftest import Aws
 
 
 def _catalog(aws: Aws, database: str, table: str) -> dict[tuple[str, ...], dict[str, Any]]:
-    found = aws.glue.get_partitions(DatabaseName=database, TableName=table)["Partitions"]
+    found = aws.read_partitions(database, table)
     return {tuple(p["Values"]): p["StorageDescriptor"] for p in found}
 
 

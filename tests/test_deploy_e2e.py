@@ -38,7 +38,8 @@ ROLE_POLICY = json.dumps(
 
 @pytest.fixture(scope="module")
 def moto_url(moto_endpoint: str) -> str:
-    """The suite's moto server (tests/conftest.py); deploys reach it over HTTP."""
+    """The suite's moto server, through the strict layer (tests/conftest.py), which passes
+    everything but Glue through untouched; deploys reach it over HTTP."""
     return moto_endpoint
 
 
