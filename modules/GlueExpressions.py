@@ -193,7 +193,7 @@ def recent_windows(split: KeySplit, now: datetime) -> RecentWindows | None:
     if split.branch and len(calendar) == len(CALENDAR_FIELDS):
         hours.insert(0, _BRANCH_FIRST_HOURS)
     return RecentWindows(
-        [_tuple_at_least(calendar, now - timedelta(hours=h)) for h in hours],
+        [tuple_at_least(calendar, now - timedelta(hours=h)) for h in hours],
         lambda p: all(p["Values"][tf.index].isdigit() for tf in calendar),
     )
 
@@ -216,7 +216,7 @@ def _enumerated_windows(tf: TimeField, now: datetime, hours: list[int]) -> list[
     return expressions
 
 
-def _tuple_at_least(fields: list[TimeField], moment: datetime) -> str:
+def tuple_at_least(fields: list[TimeField], moment: datetime) -> str:
     """`(year, month, day, hour) >= moment` as an expression Glue understands. On text keys
     whose values are not padded it selects more than that, never less."""
     return _tuple_compare([(tf.key.name, _calendar_literal(tf, moment)) for tf in fields], ">")

@@ -19,7 +19,7 @@ from modules import S3PrefixGeneration as s3p
 from modules.Settings import Settings
 from tests.conftest import Aws, dumps
 from tests.faultproxy import Faults
-from tests.test_faults import BUCKET, DATABASE, proxied, seed_objects
+from tests.helpers import BUCKET, DATABASE, proxied, seed_objects
 
 KEYS = [s3p.PartitionKey("dt"), s3p.PartitionKey("hour", "int")]
 

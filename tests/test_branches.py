@@ -20,7 +20,7 @@ from modules.AwsClientObj import get_clients
 from modules.Settings import Settings
 from tests.conftest import Aws, dumps
 from tests.faultproxy import Faults
-from tests.test_faults import ProcessDied, crash, proxied
+from tests.helpers import ProcessDied, crash, proxied
 from tests.test_inputs import DAILY_PROJECTION
 
 NOW = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)

@@ -24,7 +24,7 @@ from modules import CommandLine
 from modules.Render import render
 from modules.Settings import Settings
 from tests.conftest import Aws, dumps
-from tests.test_event_mode import Queue, eventbridge, notification
+from tests.helpers import Queue, eventbridge, notification
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "raw_ops"

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 
 from tests.conftest import venv_tool
-from tests.test_iam_policy import _listed
+from tests.helpers import listed
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "cloudformation" / "event-mode.yaml"
@@ -81,8 +81,8 @@ def test_template_wires_queue_dead_letters_notification_and_mapping() -> None:
 def test_template_grants_event_mode_actions_as_the_function_policy_does() -> None:
     [role_policy] = by_type("AWS::IAM::RolePolicy")
     statements = role_policy["PolicyDocument"]["Statement"]
-    granted = {a for s in statements for a in _listed(s["Action"])}
+    granted = {a for s in statements for a in listed(s["Action"])}
     assert granted == EVENT_MODE_ACTIONS
     policy = json.loads((ROOT / "iam" / "lambda-policy.json").read_text())
-    in_policy = {a for s in policy["Statement"] for a in _listed(s["Action"])}
+    in_policy = {a for s in policy["Statement"] for a in listed(s["Action"])}
     assert in_policy >= EVENT_MODE_ACTIONS

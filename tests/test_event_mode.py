@@ -13,17 +13,25 @@ from datetime import date, timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
-import boto3
 import pytest
 
 import main
 from modules import EventSync
 from modules.ProcessLogger import SERVICE
-from tests.conftest import REGION, Aws, dumps
+from tests.conftest import Aws, dumps
 from tests.faultproxy import Faults, Request
-from tests.test_faults import proxied
+from tests.helpers import (
+    Queue,
+    check_emf,
+    emf_documents,
+    eventbridge,
+    failures,
+    notification,
+    proxied,
+    sns,
+    sqs_event,
+)
 from tests.test_inputs import DAILY_PROJECTION
-from tests.test_operations import check_emf, emf_documents
 
 Values = tuple[str, ...]
 DATABASE = "raw_events"
@@ -55,57 +63,6 @@ def logs() -> Iterator[list[logging.LogRecord]]:
     logging.getLogger(SERVICE).addHandler(handler)
     yield records
     logging.getLogger(SERVICE).removeHandler(handler)
-
-
-class Queue:
-    """A moto SQS queue the lake bucket notifies, and Lambda's SQS event built from it."""
-
-    def __init__(self, aws: Aws) -> None:
-        self.sqs = boto3.client("sqs", region_name=REGION, endpoint_url=aws.endpoint)
-        self.url = self.sqs.create_queue(QueueName="raw-object-created")["QueueUrl"]
-        attributes = self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["QueueArn"])
-        self.arn = attributes["Attributes"]["QueueArn"]
-        aws.s3.put_bucket_notification_configuration(
-            Bucket=BUCKET,
-            NotificationConfiguration={
-                "QueueConfigurations": [
-                    {"QueueArn": self.arn, "Events": ["s3:ObjectCreated:*", "s3:ObjectRemoved:*"]}
-                ]
-            },
-        )
-
-    def receive(self) -> list[dict[str, Any]]:
-        """Every message waiting, as Lambda's SQS records."""
-        records = []
-        while True:
-            got = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10)
-            messages = got.get("Messages", [])
-            if not messages:
-                return records
-            for m in messages:
-                records.append(self.record(m["Body"], m["MessageId"], m["ReceiptHandle"]))
-                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
-
-    def record(self, body: str, message_id: str, handle: str = "handle") -> dict[str, Any]:
-        return {
-            "messageId": message_id,
-            "receiptHandle": handle,
-            "body": body,
-            "attributes": {"ApproximateReceiveCount": "1"},
-            "messageAttributes": {},
-            "eventSource": "aws:sqs",
-            "eventSourceARN": self.arn,
-            "awsRegion": REGION,
-        }
-
-
-def sqs_event(records: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"Records": records}
-
-
-def failures(answer: dict[str, Any]) -> set[str]:
-    assert set(answer) == {"batchItemFailures"}, dumps(answer)
-    return {f["itemIdentifier"] for f in answer["batchItemFailures"]}
 
 
 def s3_keys(record: dict[str, Any]) -> list[str]:
@@ -231,57 +188,6 @@ def test_bucket_notifications_through_sqs_register_exactly_the_catalog(
     tables = {t["table"]: t for t in logs[0].tables}
     assert sum(t["created"] for t in tables.values()) == 0
     assert tables["hive_region"]["existing"] == 3 and tables["firehose"]["existing"] == 2
-
-
-def eventbridge(key: str, detail_type: str = "Object Created") -> dict[str, Any]:
-    """An EventBridge S3 event as AWS documents it: the key is not URL-encoded."""
-    return {
-        "version": "0",
-        "id": "17793124-05d4-b198-2fde-7ededc63b103",
-        "detail-type": detail_type,
-        "source": "aws.s3",
-        "account": "123456789012",
-        "time": "2026-11-28T10:00:00Z",
-        "region": REGION,
-        "resources": [f"arn:aws:s3:::{BUCKET}"],
-        "detail": {
-            "version": "0",
-            "bucket": {"name": BUCKET},
-            "object": {"key": key, "size": 5, "etag": "b1946ac92492d2347c6235b4d2611184"},
-            "request-id": "N4N7GDK58NMKJ12R",
-            "requester": "123456789012",
-            "reason": "PutObject",
-        },
-    }
-
-
-def notification(key: str, event_name: str = "ObjectCreated:Put") -> dict[str, Any]:
-    """An S3 bucket notification for one object, its key URL-encoded as S3 sends it."""
-    from urllib.parse import quote_plus
-
-    return {
-        "Records": [
-            {
-                "eventVersion": "2.1",
-                "eventSource": "aws:s3",
-                "awsRegion": REGION,
-                "eventName": event_name,
-                "s3": {
-                    "bucket": {"name": BUCKET, "arn": f"arn:aws:s3:::{BUCKET}"},
-                    "object": {"key": quote_plus(key, safe="/"), "size": 5},
-                },
-            }
-        ]
-    }
-
-
-def sns(message: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "Type": "Notification",
-        "MessageId": "2a0c5c9a-0e0a-5b7f-a0b5-7c3f1f1c6c1c",
-        "TopicArn": f"arn:aws:sns:{REGION}:123456789012:raw-objects",
-        "Message": json.dumps(message),
-    }
 
 
 def test_eventbridge_and_sns_shapes(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -373,7 +373,7 @@ def test_calendar_window_selects_exactly_the_tuples_at_or_after_it(
     )
     keys = [PartitionKey(n, kind) for n in ("year", "month", "day")]
     for moment in (datetime(2025, 12, 31), datetime(2026, 1, 1), datetime(2026, 2, 15)):
-        expression = expressions._tuple_at_least(split_keys(keys).fields, moment)
+        expression = expressions.tuple_at_least(split_keys(keys).fields, moment)
         found = glue_api.get_partitions(aws.glue, "raw_x", "t", expression)
         expected = {(f"{d:%Y}", f"{d:%m}", f"{d:%d}") for d in days if d >= moment}
         assert {tuple(p["Values"]) for p in found} == expected, expression

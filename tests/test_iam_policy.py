@@ -22,7 +22,15 @@ import pytest
 import main
 from modules import EventSync
 from tests.conftest import FUNCTION_ARN, REGION, Aws, LambdaContext, lambda_invokes
-from tests.test_faults import BUCKET, DATABASE, build_lake, hooked_clients, proxied, seed_objects
+from tests.helpers import (
+    BUCKET,
+    DATABASE,
+    build_lake,
+    hooked_clients,
+    listed,
+    proxied,
+    seed_objects,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICY_PATH = ROOT / "iam" / "lambda-policy.json"
@@ -63,10 +71,6 @@ def load_policy() -> dict[str, Any]:
     return json.loads(text)
 
 
-def _listed(value: str | list[str]) -> list[str]:
-    return [value] if isinstance(value, str) else value
-
-
 def required_resources(service: str, params: dict[str, Any]) -> list[str]:
     """The resource ARNs IAM checks for a call (Glue: catalog, database, table)."""
     if service == "s3":
@@ -89,8 +93,8 @@ def allowed(policy: dict[str, Any], action: str, resource: str) -> bool:
     for statement in policy["Statement"]:
         if statement["Effect"] != "Allow":
             continue
-        actions = _listed(statement["Action"])
-        resources = _listed(statement["Resource"])
+        actions = listed(statement["Action"])
+        resources = listed(statement["Resource"])
         if any(fnmatch.fnmatchcase(action, a) for a in actions) and any(
             fnmatch.fnmatchcase(resource, r) for r in resources
         ):
@@ -185,7 +189,7 @@ def test_policy_grants_exactly_what_the_handler_calls(
         action = IAM_ACTION[(service, op)]
         for resource in required_resources(service, params):
             assert allowed(policy, action, resource), f"{action} on {resource} is not granted"
-    granted = {a for s in policy["Statement"] for a in _listed(s["Action"])}
+    granted = {a for s in policy["Statement"] for a in listed(s["Action"])}
     expected = {IAM_ACTION[o] for o in operations} | EVENT_SOURCE_MAPPING
     assert granted == expected, "the policy grants an unused action"
     for action in EVENT_SOURCE_MAPPING:
@@ -200,8 +204,8 @@ def test_policy_is_scoped_to_raw_databases_and_the_data_buckets() -> None:
     for statement in policy["Statement"]:
         assert set(statement) <= {"Sid", "Effect", "Action", "Resource"}, statement
         assert statement["Effect"] == "Allow"
-        assert all("*" not in a for a in _listed(statement["Action"]))
-        assert all(r != "*" and ":*:" not in r for r in _listed(statement["Resource"]))
+        assert all("*" not in a for a in listed(statement["Action"]))
+        assert all(r != "*" and ":*:" not in r for r in listed(statement["Resource"]))
     for database in ("curated_sales", "rawsales", "sales_raw_x"):
         params = {"DatabaseName": database, "TableName": "t"}
         denied = required_resources("glue", params)[1:]

@@ -18,7 +18,7 @@ from modules.PartitionSync import Workers, sync_table
 from modules.S3Events import CREATED, ObjectEvent
 from modules.Settings import Options, Settings
 from tests.conftest import Aws, dumps
-from tests.test_faults import seed_objects
+from tests.helpers import seed_objects
 from tests.test_inputs import DAILY_PROJECTION
 
 DATABASE = "raw_matrix"

@@ -14,92 +14,17 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import jsonschema
 import pytest
 
 import main
 from modules.Continuation import rotated
 from tests.conftest import FUNCTION_ARN, Aws, FakeContext, LambdaContext, dumps, lambda_invokes
+from tests.helpers import check_emf, emf_documents
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "ops-lake"
 NOW = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
 TABLES = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot")
-
-# The CloudWatch Embedded Metric Format specification, as a JSON schema (the `_aws` block);
-# the target members (dimension values, metric values) are checked in `check_emf`.
-UNITS = [
-    "Seconds", "Microseconds", "Milliseconds", "Bytes", "Kilobytes", "Megabytes", "Gigabytes",
-    "Terabytes", "Bits", "Kilobits", "Megabits", "Gigabits", "Terabits", "Percent", "Count",
-    "Bytes/Second", "Kilobytes/Second", "Megabytes/Second", "Gigabytes/Second",
-    "Terabytes/Second", "Bits/Second", "Kilobits/Second", "Megabits/Second", "Gigabits/Second",
-    "Terabits/Second", "Count/Second", "None",
-]  # fmt: skip
-EMF_SCHEMA = {
-    "type": "object",
-    "required": ["_aws"],
-    "properties": {
-        "_aws": {
-            "type": "object",
-            "required": ["Timestamp", "CloudWatchMetrics"],
-            "properties": {
-                "Timestamp": {"type": "integer", "minimum": 0},
-                "CloudWatchMetrics": {
-                    "type": "array",
-                    "minItems": 1,
-                    "items": {
-                        "type": "object",
-                        "required": ["Namespace", "Dimensions", "Metrics"],
-                        "properties": {
-                            "Namespace": {"type": "string", "minLength": 1, "maxLength": 1024},
-                            "Dimensions": {
-                                "type": "array",
-                                "items": {
-                                    "type": "array",
-                                    "maxItems": 30,
-                                    "items": {"type": "string", "minLength": 1},
-                                },
-                            },
-                            "Metrics": {
-                                "type": "array",
-                                "maxItems": 100,
-                                "items": {
-                                    "type": "object",
-                                    "required": ["Name"],
-                                    "properties": {
-                                        "Name": {"type": "string", "minLength": 1},
-                                        "Unit": {"enum": UNITS},
-                                        "StorageResolution": {"enum": [1, 60]},
-                                    },
-                                },
-                            },
-                        },
-                    },
-                },
-            },
-        }
-    },
-}
-
-
-def check_emf(document: dict[str, Any]) -> dict[str, float]:
-    """Validate one EMF document; return its metric values (one value each)."""
-    jsonschema.validate(document, EMF_SCHEMA)
-    directive = document["_aws"]["CloudWatchMetrics"][0]
-    for dimension in (d for group in directive["Dimensions"] for d in group):
-        assert isinstance(document[dimension], str), dimension  # a target member
-    values = {}
-    for metric in directive["Metrics"]:
-        value = document[metric["Name"]]
-        value = value if isinstance(value, list) else [value]
-        assert len(value) == 1 and all(isinstance(v, int | float) for v in value), metric
-        values[metric["Name"]] = value[0]
-    return values
-
-
-def emf_documents(text: str) -> list[dict[str, Any]]:
-    lines = [json.loads(line) for line in text.splitlines() if line.startswith("{")]
-    return [line for line in lines if "_aws" in line]
 
 
 def table(aws: Aws, database: str, name: str, hours: int, params: dict[str, str]) -> None:

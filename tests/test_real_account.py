@@ -14,9 +14,8 @@ import pytest
 import main
 from modules import EventSync
 from tests.conftest import Aws, dumps
+from tests.helpers import notification, seed_objects
 from tests.strictlayer import StrictLayer
-from tests.test_event_mode import notification
-from tests.test_faults import seed_objects
 
 DATABASE = "raw_account"
 BUCKET = "account"
@@ -113,7 +112,9 @@ def test_a_fifth_of_whole_calls_timing_out(aws: Aws, strict: StrictLayer) -> Non
         BUCKET, days("a", "region=eu", ["2026-11-30"]) + days("b", "region=us", ["2026-11-30"])
     )
     assert run()["status"] == "succeeded"
-    event = {"Records": notification("c/region=eu/dt=2026-12-01/part-0.json")["Records"]}
+    event = {
+        "Records": notification("c/region=eu/dt=2026-12-01/part-0.json", bucket=BUCKET)["Records"]
+    }
     seed_objects(BUCKET, ["c/region=eu/dt=2026-12-01/part-0.json"])
     assert main.lambda_handler(event, None)["status"] == "succeeded"
     timed_out = [c for c in strict.calls() if c.error == "OperationTimeoutException"]
@@ -163,7 +164,7 @@ def test_lake_formation_denied_writes_come_back_as_batch_item_failures(
         {
             "messageId": f"m-{name}",
             "receiptHandle": "h",
-            "body": json.dumps(notification(f"{name}/dt=2026-12-01/part-0.json")),
+            "body": json.dumps(notification(f"{name}/dt=2026-12-01/part-0.json", bucket=BUCKET)),
             "eventSource": "aws:sqs",
             "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
             "awsRegion": "us-east-1",

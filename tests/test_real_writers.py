@@ -12,7 +12,7 @@ from typing import Any
 
 import main
 from tests.conftest import Aws, dumps
-from tests.test_faults import seed_objects
+from tests.helpers import seed_objects
 
 DATABASE = "raw_writers"
 BUCKET = "writers"

@@ -13,7 +13,7 @@ import main
 from modules.Settings import Settings
 from tests.conftest import Aws, dumps
 from tests.faultproxy import Faults, Record, Request
-from tests.test_faults import BUCKET, DATABASE, proxied, seed_objects
+from tests.helpers import BUCKET, DATABASE, proxied, seed_objects
 
 Values = tuple[str, ...]
 SYNC = {"databases": [DATABASE], "mode": "sync"}

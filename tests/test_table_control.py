@@ -17,7 +17,7 @@ from modules.GlueExpressions import expired_expression
 from modules.TableControl import TableControl, parse_duration
 from modules.TimeKeys import PartitionKey, split_keys
 from tests.conftest import Aws, dumps
-from tests.test_faults import hooked_clients
+from tests.helpers import hooked_clients
 
 DB = "raw_ops"
 BUCKET = "ops-lake"
