@@ -64,11 +64,11 @@ def test_branch_key_glue_cannot_filter_on(
     aws.bucket(BUCKET)
     aws.database(DATABASE)
     aws.table(DATABASE, "t", f"s3://{BUCKET}/t/", keys)
-    seed_objects(BUCKET, [k for b in branches for k in days("t", b, ["2026-11-30"])])
-    assert run()["totals"]["created"] == 2
-    new_branch = branches[0].split("=")[0] + "=c"
+    seed_objects(BUCKET, days("t", branches[0], ["2026-11-30"]))
+    assert run()["totals"]["created"] == 1
+    # a new day in the first branch, and the second branch appears
     seed_objects(
-        BUCKET, days("t", branches[0], ["2026-12-01"]) + days("t", new_branch, ["2026-12-01"])
+        BUCKET, days("t", branches[0], ["2026-12-01"]) + days("t", branches[1], ["2026-12-01"])
     )
     strict.clear_calls()
     summary = run()
@@ -76,7 +76,7 @@ def test_branch_key_glue_cannot_filter_on(
     assert table["status"] == "succeeded" and table["created"] == 2, dumps(table)
     assert "read without filtering on it" in table["scan_reason"], dumps(table)
     assert refused(strict) == []
-    assert len(aws.partitions(DATABASE, "t")) == 4
+    assert len(aws.partitions(DATABASE, "t")) == 3
 
 
 def test_paging_with_empty_pages(aws: Aws, strict: StrictLayer) -> None:
@@ -119,6 +119,7 @@ def test_a_fifth_of_whole_calls_timing_out(aws: Aws, strict: StrictLayer) -> Non
     assert main.lambda_handler(event, None)["status"] == "succeeded"
     timed_out = [c for c in strict.calls() if c.error == "OperationTimeoutException"]
     assert timed_out, "no call timed out: the test proved nothing"
+    strict.strictness.timeout_rate = 0.0  # the test's own reads of the catalog
     assert len(aws.partitions(DATABASE, "a")) == 11
     assert len(aws.partitions(DATABASE, "b")) == 11
     assert len(aws.partitions(DATABASE, "c")) == 11
