@@ -109,6 +109,19 @@ class UsageError(Exception):
 
 def parser() -> argparse.ArgumentParser:
     """The options, each with a sentence; the settings, examples and exit codes around them."""
+    p = argparse.ArgumentParser(
+        prog="main.py",
+        description=DESCRIPTION + _settings_help(),
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _run_options(p.add_argument_group("what to run"))
+    _output_options(p.add_argument_group("output"))
+    return p
+
+
+def _settings_help() -> str:
+    """The settings an operator touches, each with its default."""
     defaults = Settings()
     names = {env: name for name, env in Settings.ENV.items()}
     settings = []
@@ -117,13 +130,11 @@ def parser() -> argparse.ArgumentParser:
         line = f"{text} (default {default})" if default != "" else text
         indent = f"  {variables:<26}"
         settings.append(textwrap.fill(line, 79, initial_indent=indent, subsequent_indent=" " * 28))
-    p = argparse.ArgumentParser(
-        prog="main.py",
-        description=DESCRIPTION + "\n".join(settings),
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    run = p.add_argument_group("what to run")
+    return "\n".join(settings)
+
+
+def _run_options(run: Any) -> None:
+    """What to run: databases, tables, scan, dry run, mode, force, an event file."""
     run.add_argument(
         "--database",
         action="append",
@@ -171,7 +182,10 @@ def parser() -> argparse.ArgumentParser:
         "override its keys), or an S3 event (SQS batch, SNS, EventBridge, a notification), "
         "which the options above do not apply to.",
     )
-    out = p.add_argument_group("output")
+
+
+def _output_options(out: Any) -> None:
+    """How the answer is shown: a table or JSON, with or without a progress line."""
     out.add_argument(
         "--output",
         choices=("table", "json"),
@@ -186,7 +200,6 @@ def parser() -> argparse.ArgumentParser:
         help="no progress line on stderr (shown only when stderr is a terminal: tables done of "
         "the total, partitions created, time elapsed).",
     )
-    return p
 
 
 def event(args: argparse.Namespace) -> Any:

@@ -19,7 +19,7 @@ from modules import S3PrefixGeneration as s3p
 from modules.AwsClientObj import AwsClients
 from modules.GlueExpressions import RecentWindows
 from modules.ProcessLogger import get_logger
-from modules.Removal import Target, expire, remove_gone
+from modules.Removal import Listed, Target, expire, remove_gone
 from modules.Settings import Options, Settings
 from modules.TableControl import Expiry, freshness
 from modules.TableReport import COUNTS, TableResult
@@ -215,7 +215,8 @@ class _TableSync:
         expire(target, self.result, self.split, expiry, self.known, self.notes)
         if self.options.mode == "sync":
             nested = self._nested_in(layout, layout.list_prefix)
-            remove_gone(target, self.result, layout, discovery, self.known, scan.roots, nested)
+            listed = Listed(layout, discovery, scan.roots, nested)
+            remove_gone(target, self.result, self.known, listed)
 
     def _log(self, scan: TableScan, discovery: s3l.Discovery) -> None:
         result = self.result

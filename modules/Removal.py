@@ -36,21 +36,26 @@ class Target:
     max_remove_fraction: float = 0.1
 
 
+@dataclass(frozen=True)
+class Listed:
+    """What the S3 pass of a sync covered: the layout, what it found, the prefixes it listed in
+    full (`roots`), and other tables' locations nested under the table (never its own)."""
+
+    layout: s3p.Layout
+    discovery: s3l.Discovery
+    roots: list[str]
+    nested: list[str]
+
+
 def remove_gone(
-    target: Target,
-    result: TableResult,
-    layout: s3p.Layout,
-    discovery: s3l.Discovery,
-    known: dict[tuple[str, ...], Any],
-    roots: list[str],
-    nested: list[str],
+    target: Target, result: TableResult, known: dict[tuple[str, ...], Any], listed: Listed
 ) -> None:
     """Sync mode: drop catalog entries whose Location holds no data, behind the guards.
     A location under the table that no listing covered (`roots`) is kept."""
-    if discovery.error:
+    if listed.discovery.error:
         result.problem("nothing removed: the S3 listing did not complete")
         return
-    gone = _gone(target, result, layout, discovery, known, roots, nested)
+    gone = _gone(target, result, known, listed)
     if not gone:
         return
     limit = target.max_remove_fraction
@@ -77,20 +82,14 @@ def remove_gone(
 
 
 def _gone(
-    target: Target,
-    result: TableResult,
-    layout: s3p.Layout,
-    discovery: s3l.Discovery,
-    known: dict[tuple[str, ...], Any],
-    roots: list[str],
-    nested: list[str],
+    target: Target, result: TableResult, known: dict[tuple[str, ...], Any], listed: Listed
 ) -> dict[tuple[str, ...], str] | None:
     """The registered partitions whose Location holds no data (values -> location): under the
     table, from the listing; elsewhere in S3, checked one by one. None when a check failed."""
-    bucket_url = f"s3://{layout.bucket}/"
-    own = bucket_url + layout.list_prefix
-    nested = [bucket_url + n for n in nested]
-    listed = [bucket_url + r for r in roots]
+    bucket_url = f"s3://{listed.layout.bucket}/"
+    own = bucket_url + listed.layout.list_prefix
+    nested = [bucket_url + n for n in listed.nested]
+    roots = [bucket_url + r for r in listed.roots]
     gone: dict[tuple[str, ...], str] = {}
     outside: dict[tuple[str, ...], Any] = {}
     for values, partition in known.items():
@@ -98,9 +97,9 @@ def _gone(
         loc = loc if loc.endswith("/") else loc + "/"
         canonical = s3p.canonical_url(loc)  # s3a:// and s3n:// name the same objects
         if canonical.startswith(own) and not any(canonical.startswith(n) for n in nested):
-            if not any(canonical.startswith(r) for r in listed):
+            if not any(canonical.startswith(r) for r in roots):
                 result.errors.append(f"kept {list(values)}: {loc} is in no listed branch")
-            elif canonical[len(bucket_url) :] not in discovery.data_dirs:
+            elif canonical[len(bucket_url) :] not in listed.discovery.data_dirs:
                 gone[values] = loc
         elif s3p.is_s3_url(loc):
             bucket, key = s3p.split_s3_url(loc)

@@ -49,20 +49,32 @@ def _batch(answer: dict[str, Any], title: str | None) -> str:
 def _summary(summary: dict[str, Any], title: str | None) -> str:
     tables = summary.get("tables", [])
     databases = sorted({t["database"] for t in tables if t.get("table")})
-    one_database = len(databases) == 1
-    dry_run = bool(summary.get("dry_run"))
+    lines = _heading(summary, title, databases)
+    lines += _table(summary, len(databases) == 1)
+    lines += _run_level(summary)
+    return "\n".join(lines)
+
+
+def _heading(summary: dict[str, Any], title: str | None, databases: list[str]) -> list[str]:
+    """The run's status, mode and scope; a dry run's warning; event mode's counts."""
     head = [f"status {summary.get('status', '?')}", f"mode {summary.get('mode', '?')}"]
     if summary.get("full_scan"):
         head.append("full scan")
-    if one_database:
+    if len(databases) == 1:
         head.append(f"database {databases[0]}")
     lines = [(f"{title}: " if title else "") + ", ".join(head)]
-    if dry_run:
+    if summary.get("dry_run"):
         lines.append("dry run: nothing was changed; the counts say what a run would do")
     if "events" in summary:
         counts = ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in summary["events"].items() if v)
         lines.append(f"{INDENT}events: {counts or 'none'}")
+    return lines
 
+
+def _table(summary: dict[str, Any], one_database: bool) -> list[str]:
+    """One row per table (and a total), with what lies under each row."""
+    tables = summary.get("tables", [])
+    dry_run = bool(summary.get("dry_run"))
     counts = [
         (name, key)
         for name, key in COUNT_COLUMNS
@@ -102,13 +114,11 @@ def _summary(summary: dict[str, Any], title: str | None) -> str:
         ]
         return (INDENT + "  ".join(padded)).rstrip()
 
-    lines.append(line(header))
+    lines = [line(header)]
     for cells, under in rows:
         lines.append(line(cells))
         lines += [UNDER + u for u in under]
-
-    lines += _run_level(summary)
-    return "\n".join(lines)
+    return lines
 
 
 def _name(table: dict[str, Any], one_database: bool) -> str:
