@@ -178,3 +178,32 @@ def test_empty_value_is_a_skipped_path(aws: Aws) -> None:
     assert table["created"] == 1 and table["skipped"] >= 1, dumps(table)
     assert any("empty value" in e for e in table["errors"]), dumps(table)
     assert set(aws.partitions(DATABASE, "kv")) == {("a", "2026-12-01")}
+
+
+def test_retention_on_unpadded_text_keys_removes_every_expired_day(aws: Aws) -> None:
+    """Retention compares in time order: on AWS Config's unpadded text `month`, `month <= '11'`
+    would leave out `9` (text compares `'9' > '11'`), so those days would never expire."""
+    from datetime import UTC, datetime, timedelta
+
+    setup(aws)
+    params = {"partition.retention.period": "30d"}
+    aws.table(DATABASE, "cfg", f"s3://{BUCKET}/cfg/", ["year", "month", "day"], params)
+    today = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    days = [today - timedelta(days=n) for n in range(90, 0, -1)]
+    aws.register(
+        DATABASE,
+        "cfg",
+        [
+            (
+                [str(d.year), str(d.month), str(d.day)],
+                f"s3://{BUCKET}/cfg/{d.year}/{d.month}/{d.day}/",
+            )
+            for d in days
+        ],
+    )
+    cutoff = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=30)
+    summary = run()
+    # a day is expired when it starts before the cutoff (docs/operations.md, Retention)
+    kept = {(str(d.year), str(d.month), str(d.day)) for d in days if d >= cutoff}
+    assert entry(summary, "cfg")["expired"] == len(days) - len(kept), dumps(summary)
+    assert set(aws.partitions(DATABASE, "cfg")) == kept
