@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import sys
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import redirect_stdout
@@ -22,60 +21,11 @@ from modules.Continuation import hand_on, rotated
 from modules.Metrics import publish
 from modules.PartitionSync import Workers, sync_table
 from modules.ProcessLogger import get_logger
-from modules.Settings import MODES, Options, Settings
+from modules.Settings import EVENT_KEYS, MODES, Options, Settings, parse_event
 from modules.TableReport import TOTALS, TableResult
 
-EVENT_KEYS = {"databases", "tables", "full_scan", "dry_run", "mode", "force", "continuation_depth"}
-
-
-def parse_event(event: Any, settings: Settings) -> tuple[list[str], list[str] | None, Options]:
-    """Validate the event; anything malformed raises ValueError before any AWS call."""
-    if not isinstance(event, dict):
-        raise ValueError(f"the event must be an object, not {type(event).__name__}")
-    unknown = sorted(str(k) for k in set(event) - EVENT_KEYS)
-    if unknown:
-        raise ValueError(f"unknown event key(s): {', '.join(unknown)}")
-    databases = _names(event, "databases", required=True)
-    tables = _names(event, "tables", required=False)
-    try:
-        pattern = re.compile(settings.database_pattern)
-    except re.error as exc:
-        raise ValueError(f"RAW_DATABASE_PATTERN is not a valid regex: {exc}") from None
-    refused = [d for d in databases if not pattern.search(d)]
-    if refused:
-        raise ValueError(
-            f"database(s) {', '.join(refused)} do not match RAW_DATABASE_PATTERN "
-            f"{settings.database_pattern!r}"
-        )
-    flags = {}
-    for flag in ("full_scan", "dry_run", "force"):
-        value = event.get(flag, False)
-        if not isinstance(value, bool):
-            raise ValueError(f"'{flag}' must be true or false, not {value!r}")
-        flags[flag] = value
-    mode = event.get("mode", "add")
-    if mode not in MODES:
-        raise ValueError(f"'mode' must be one of {', '.join(MODES)}, not {mode!r}")
-    if flags["force"] and mode != "sync":
-        raise ValueError("'force' only applies to mode 'sync'")
-    depth = event.get("continuation_depth", 0)
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
-        raise ValueError(f"'continuation_depth' must be a whole number from 0, not {depth!r}")
-    return databases, tables, Options(mode=mode, continuation_depth=depth, **flags)
-
-
-def _names(event: dict[str, Any], key: str, required: bool) -> list[str] | None:
-    if key not in event:
-        if required:
-            raise ValueError(f"'{key}' is required: a list of names")
-        return None
-    value = event[key]
-    if not isinstance(value, list) or not value:
-        raise ValueError(f"'{key}' must be a non-empty list of names")
-    bad = [v for v in value if not isinstance(v, str) or not v.strip()]
-    if bad:
-        raise ValueError(f"'{key}' holds {bad[0]!r}, which is not a name")
-    return list(dict.fromkeys(value))
+# The event's contract: its keys and its parser are part of this entry point's interface.
+__all__ = ["EVENT_KEYS", "lambda_handler", "main", "parse_event"]
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""boto3 clients (S3, Glue, Lambda) sharing one botocore Config.
+"""boto3 clients (S3, Glue, Lambda, SQS) sharing one botocore Config.
 
 Clients are thread-safe and costly to build, so one pair serves every worker thread of an
 invocation and is kept for warm invocations; boto3 sessions are not thread-safe, so each pair
@@ -24,11 +24,13 @@ RETRY_MODES = ("standard", "adaptive")
 
 @dataclass(frozen=True)
 class AwsClients:
-    """The clients the function uses (Lambda: to continue itself asynchronously)."""
+    """The clients the function uses (Lambda: to continue itself asynchronously; SQS: to queue
+    fan-out's work messages)."""
 
     glue: Any
     s3: Any
     lambda_: Any
+    sqs: Any
 
 
 def client_config(max_attempts: int, retry_mode: str, max_pool_connections: int) -> Config:
@@ -100,4 +102,5 @@ def _cached_clients(
         glue=glue,
         s3=session.client("s3", config=config, endpoint_url=endpoint_url),
         lambda_=session.client("lambda", config=config, endpoint_url=endpoint_url),
+        sqs=session.client("sqs", config=config, endpoint_url=endpoint_url),
     )
