@@ -9,17 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from contextlib import redirect_stdout
 from datetime import UTC, datetime
 from typing import Any
 
 from modules import EventSync, S3Events
-from modules import GlueAPISetup as glue_api
 from modules.AwsClientObj import get_clients
-from modules.Continuation import hand_on, rotated
+from modules.Continuation import hand_on, remember, resume_order
 from modules.Metrics import publish
-from modules.PartitionSync import Workers, sync_table
+from modules.PartitionSync import TableJob, read_tables, sync_tables
 from modules.ProcessLogger import get_logger
 from modules.Settings import EVENT_KEYS, MODES, Options, Settings, parse_event
 from modules.TableReport import TOTALS, TableResult
@@ -40,64 +38,25 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     logger = get_logger()
     clients = _clients(settings)
     now = datetime.now(UTC).replace(tzinfo=None)
-    jobs, results, all_locations = _tables_to_sync(clients.glue, databases, only_tables)
-    jobs = rotated(jobs, now)  # a run that is cut must not leave the same tables every time
-    remaining: list[tuple[str, str]] = []
-    with (
-        ThreadPoolExecutor(settings.glue_write_concurrency, "glue-write") as write_pool,
-        ThreadPoolExecutor(settings.s3_concurrency, "s3-check") as s3_pool,
-        ThreadPoolExecutor(settings.table_concurrency, "table") as table_pool,
-    ):
-        writer = glue_api.GlueWriter.for_settings(clients.glue, write_pool, settings)
-        work = Workers(clients, writer, s3_pool, settings)
-        running: set[Future[TableResult]] = set()
-        for i, (database, table) in enumerate(jobs):
-            while len(running) >= settings.table_concurrency:
-                done, running = wait(running, return_when=FIRST_COMPLETED)
-                results += [f.result() for f in done]
-            if _out_of_time(context, settings):
-                remaining = [(d, t["Name"]) for d, t in jobs[i:]]
-                logger.warning("time is running out", extra={"not_started": len(remaining)})
-                break
-            running.add(
-                table_pool.submit(sync_table, work, database, table, options, all_locations, now)
-            )
-        results += [f.result() for f in running]
-
+    listed = read_tables(clients.glue, databases, only_tables)
+    # a run that is cut must not leave the same tables every time: start where the last stopped
+    jobs = resume_order(
+        [TableJob(d, t, options, listed.locations) for d, t in listed.jobs],
+        listed.cursor,
+        lambda job: (job.database, job.name),
+    )
+    ran = sync_tables(clients, settings, jobs, now, lambda: _out_of_time(context, settings))
+    results = listed.failures + [result for _, result in ran.done]
+    remaining = [(job.database, job.name) for job in ran.left]
     summary = _summary(results, remaining, options, settings, databases)
+    if remaining and not options.dry_run:
+        _add_errors(summary, [remember(clients.glue, listed.cursor, remaining[0])])
     if settings.continue_async and summary["continuation"]:
         _continue(summary, clients, context, options, settings)
     if not options.dry_run:  # a dry run's counts are not what happened
         publish(results, settings.metrics_namespace)
     logger.info("run finished", extra={"status": summary["status"], "totals": summary["totals"]})
     return summary
-
-
-def _tables_to_sync(
-    glue: Any, databases: list[str], only_tables: list[str] | None
-) -> tuple[list[tuple[str, dict[str, Any]]], list[TableResult], list[str]]:
-    """The (database, table) jobs of the event, entries for what could not be found, and every
-    table location of the databases (to pass over nested tables)."""
-    jobs: list[tuple[str, dict[str, Any]]] = []
-    results: list[TableResult] = []
-    locations: list[str] = []
-    for database in databases:
-        tables, error = glue_api.read_database(glue, database)
-        if error:
-            results.append(TableResult.failure(database, None, error))
-            continue
-        locations += [loc for t in tables if (loc := _location(t))]
-        by_name = {t["Name"]: t for t in tables}
-        for name in only_tables or sorted(by_name):
-            if name in by_name:
-                jobs.append((database, by_name[name]))
-            else:  # Lake Formation leaves out of GetTables the tables a role may not see
-                message = (
-                    f"table {database}.{name} not found, or not visible to this role "
-                    "(Lake Formation grants?)"
-                )
-                results.append(TableResult.failure(database, name, message))
-    return jobs, results, locations
 
 
 def _clients(settings: Settings) -> Any:
@@ -120,11 +79,6 @@ def _event_mode(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
     return {**_summary(run.results, [], Options(), settings, []), "events": run.counts}
 
 
-def _location(table: dict[str, Any]) -> str:
-    location = glue_api.location_of(table)
-    return location if not location or location.endswith("/") else location + "/"
-
-
 def _continue(
     summary: dict[str, Any], clients: Any, context: Any, options: Options, settings: Settings
 ) -> None:
@@ -137,8 +91,14 @@ def _continue(
         settings.max_continuations,
     )
     summary.update(continuation=handoff.left, handed_on=handoff.handed)
-    summary["errors"] += handoff.errors
-    if handoff.errors and summary["status"] == "succeeded":
+    _add_errors(summary, handoff.errors)
+
+
+def _add_errors(summary: dict[str, Any], errors: list[str | None]) -> None:
+    """Run-level problems: listed in `errors`, and a succeeded run becomes partial."""
+    found = [e for e in errors if e]
+    summary["errors"] += found
+    if found and summary["status"] == "succeeded":
         summary["status"] = "partial"
 
 
@@ -174,6 +134,7 @@ def _summary(
             continuation.append(event)
     return {
         "status": status,
+        **({"run_id": options.run_id} if options.run_id else {}),
         "mode": options.mode,
         "full_scan": options.full_scan,
         "dry_run": options.dry_run,

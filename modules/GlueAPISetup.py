@@ -360,6 +360,20 @@ def find_expired(
     return [p for p in found if expired(p["Values"])]
 
 
+def put_table_parameters(
+    glue: Any, database: str, name: str, description: str, parameters: dict[str, str]
+) -> None:
+    """Write a table that only holds parameters (no columns, no data): update it, or create it
+    the first time. `SkipArchive` keeps Glue from piling up a table version per write."""
+    table_input = {"Name": name, "Description": description, "Parameters": parameters}
+    try:
+        glue.update_table(DatabaseName=database, TableInput=table_input, SkipArchive=True)
+    except ClientError as exc:
+        if error_code(exc) != "EntityNotFoundException":
+            raise
+        glue.create_table(DatabaseName=database, TableInput=table_input)
+
+
 def get_databases(glue: Any) -> list[str]:
     """The names of every database of the catalog (paginated), for event mode's table index."""
     names: list[str] = []

@@ -3,9 +3,9 @@ the RAW databases' resources only, and a refused database makes no call at all.
 
 The handler's calls are recorded by a botocore hook on its clients over runs that take every
 path that reaches AWS (three layouts, full and incremental scans, template date checks, sync
-removals, a partition located outside its table, dry run, a run that continues itself,
-event mode), and the code is read for calls too. The SQS actions are the event source
-mapping's, which reads the queue with the function's role.
+removals, a partition located outside its table, dry run, a run that continues itself and
+remembers where the next one resumes, event mode), and the code is read for calls too. The
+SQS actions are the event source mapping's, which reads the queue with the function's role.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import pytest
 
 import main
 from modules import EventSync
+from modules.Continuation import STATE_TABLE
 from tests.conftest import FUNCTION_ARN, REGION, Aws, LambdaContext, lambda_invokes
 from tests.test_faults import BUCKET, DATABASE, build_lake, hooked_clients, proxied, seed_objects
 
@@ -43,6 +44,8 @@ IAM_ACTION = {
     ("glue", "GetPartitions"): "glue:GetPartitions",
     ("glue", "BatchCreatePartition"): "glue:BatchCreatePartition",
     ("glue", "BatchDeletePartition"): "glue:BatchDeletePartition",
+    ("glue", "UpdateTable"): "glue:UpdateTable",
+    ("glue", "CreateTable"): "glue:CreateTable",
     ("s3", "ListObjectsV2"): "s3:ListBucket",
     ("s3", "ListObjects"): "s3:ListBucket",
     ("lambda", "Invoke"): "lambda:InvokeFunction",
@@ -80,7 +83,7 @@ def required_resources(service: str, params: dict[str, Any]) -> list[str]:
     if "DatabaseName" not in params:  # GetDatabases: the catalog's databases
         return [f"{glue}:catalog"]
     database = params["DatabaseName"]
-    table = params.get("TableName", "*")
+    table = params.get("TableName") or params.get("TableInput", {}).get("Name", "*")
     return [f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/{table}"]
 
 
@@ -150,7 +153,8 @@ def run_every_path(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     assert main.lambda_handler(sync, None)["totals"]["removed"] == 1
     assert main.lambda_handler({"databases": [DATABASE], "full_scan": True}, None)
     assert lake.catalog() == lake.expected
-    # Out of time at once: the tables are handed on to the function itself.
+    # Out of time at once: the tables are handed on to the function itself, and where the next
+    # run starts is written into the function's state table (created the first time).
     monkeypatch.setenv("CONTINUE_ASYNC", "true")
     with lambda_invokes(monkeypatch) as invokes:
         summary = main.lambda_handler({"databases": [DATABASE]}, LambdaContext(0))
@@ -213,6 +217,11 @@ def test_policy_is_scoped_to_raw_databases_and_the_data_buckets() -> None:
     )
     assert not allowed(policy, "s3:ListBucket", "arn:aws:s3:::some-other-bucket")
     lambda_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function"
+    state = required_resources("glue", {"DatabaseName": "raw_sales", "TableName": STATE_TABLE})
+    assert all(allowed(policy, "glue:UpdateTable", r) for r in state)
+    for action in ("glue:UpdateTable", "glue:CreateTable"):  # the state table, nothing else
+        orders = required_resources("glue", {"DatabaseName": "raw_sales", "TableName": "orders"})
+        assert not allowed(policy, action, orders[2])
     assert allowed(policy, "lambda:InvokeFunction", f"{lambda_arn}:{FUNCTION}:live")
     for other in (f"{FUNCTION}-other", f"{FUNCTION}-other:live", "parent"):
         assert not allowed(policy, "lambda:InvokeFunction", f"{lambda_arn}:{other}")
