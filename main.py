@@ -10,17 +10,18 @@ import argparse
 import json
 import sys
 from contextlib import redirect_stdout
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from modules import EventSync, S3Events
+from modules import EventSync, FanOut, S3Events, WorkQueue
 from modules.AwsClientObj import get_clients
 from modules.Continuation import hand_on, remember, resume_order
 from modules.Metrics import publish
-from modules.PartitionSync import TableJob, read_tables, sync_tables
+from modules.PartitionSync import TableJob, TableList, read_tables, sync_tables
 from modules.ProcessLogger import get_logger
 from modules.Settings import EVENT_KEYS, MODES, Options, Settings, parse_event
-from modules.TableReport import TOTALS, TableResult
+from modules.TableReport import TableResult, run_status, totals
 
 # The event's contract: its keys and its parser are part of this entry point's interface.
 __all__ = ["EVENT_KEYS", "lambda_handler", "main", "parse_event"]
@@ -33,12 +34,14 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """
     settings = Settings.from_env()
     if S3Events.is_s3_event(event):
-        return _event_mode(event, settings)
+        return _event_mode(event, settings, context)
     databases, only_tables, options = parse_event(event, settings)
     logger = get_logger()
     clients = _clients(settings)
     now = datetime.now(UTC).replace(tzinfo=None)
     listed = read_tables(clients.glue, databases, only_tables)
+    if options.fan_out:
+        return _fan_out(listed, clients, options, settings, databases)
     # a run that is cut must not leave the same tables every time: start where the last stopped
     jobs = resume_order(
         [TableJob(d, t, options, listed.locations) for d, t in listed.jobs],
@@ -55,7 +58,10 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         _continue(summary, clients, context, options, settings)
     if not options.dry_run:  # a dry run's counts are not what happened
         publish(results, settings.metrics_namespace)
-    logger.info("run finished", extra={"status": summary["status"], "totals": summary["totals"]})
+    run = {"run_id": options.run_id} if options.run_id else {}
+    logger.info(
+        "run finished", extra={"status": summary["status"], "totals": summary["totals"], **run}
+    )
     return summary
 
 
@@ -68,15 +74,51 @@ def _clients(settings: Settings) -> Any:
     )
 
 
-def _event_mode(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """SQS: the messages to redeliver (`batchItemFailures`); direct: the usual summary."""
-    delivery = S3Events.decode(event)
+def _event_mode(event: dict[str, Any], settings: Settings, context: Any) -> dict[str, Any]:
+    """SQS: the messages to redeliver (`batchItemFailures`); direct: the usual summary. An SQS
+    batch may mix S3 event messages and fan-out's work messages (one queue or two); the S3
+    events go first, as they are quick, and the work takes the time that is left."""
+    work, rest = WorkQueue.split_batch(event)
+    clients = _clients(settings)
     now = datetime.now(UTC).replace(tzinfo=None)
-    run = EventSync.process(delivery, _clients(settings), settings, now)
-    publish(run.results, settings.metrics_namespace, run.counts)
-    if delivery.sqs:
-        return {"batchItemFailures": [{"itemIdentifier": m} for m in run.failed_messages]}
-    return {**_summary(run.results, [], Options(), settings, []), "events": run.counts}
+    failed: list[str] = []
+    if rest is not None:
+        delivery = S3Events.decode(rest)
+        run = EventSync.process(delivery, clients, settings, now)
+        publish(run.results, settings.metrics_namespace, run.counts)
+        if not delivery.sqs:
+            return {**_summary(run.results, [], Options(), settings, []), "events": run.counts}
+        failed += run.failed_messages
+    if work:
+        done = FanOut.work(work, clients, settings, now, lambda: _out_of_time(context, settings))
+        publish(done.metered, settings.metrics_namespace)
+        failed += done.failed_messages
+    return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
+
+
+def _fan_out(
+    listed: TableList,
+    clients: Any,
+    options: Options,
+    settings: Settings,
+    databases: list[str],
+) -> dict[str, Any]:
+    """The scatter's summary: what was queued under which run_id, and exactly which tables were
+    not (in `remaining`, with `continuation` events that queue them again)."""
+    scattered = FanOut.scatter(clients, settings, listed, options)
+    options = replace(options, run_id=scattered.run_id)
+    summary = _summary(listed.failures, scattered.not_queued, options, settings, databases)
+    summary["queued"] = {"tables": scattered.tables, "messages": scattered.messages}
+    _add_errors(summary, scattered.errors)
+    if scattered.not_queued and not scattered.tables:  # nothing at all reached the queue
+        summary["status"] = "failed"
+    if not options.dry_run:
+        publish(listed.failures, settings.metrics_namespace)
+    get_logger().info(
+        "run scattered",
+        extra={"run_id": scattered.run_id, "status": summary["status"], **summary["queued"]},
+    )
+    return summary
 
 
 def _continue(
@@ -116,15 +158,6 @@ def _summary(
     databases: list[str],
 ) -> dict[str, Any]:
     results.sort(key=lambda r: (r.database, r.table or ""))
-    worked = [r for r in results if r.status != "skipped"]
-    failed = [r for r in worked if r.status == "failed"]
-    if worked and len(failed) == len(worked):
-        status = "failed"
-    elif failed or any(r.status == "partial" for r in worked):
-        status = "partial"
-    else:
-        status = "succeeded"
-    totals = {"tables": len(results), **{c: sum(getattr(r, c) for r in results) for c in TOTALS}}
     continuation = []
     for database in databases:
         names = sorted(t for d, t in remaining if d == database)
@@ -133,12 +166,12 @@ def _summary(
             event.update({k: v for k, v in vars(options).items() if v != getattr(Options, k)})
             continuation.append(event)
     return {
-        "status": status,
+        "status": run_status(results),
         **({"run_id": options.run_id} if options.run_id else {}),
         "mode": options.mode,
         "full_scan": options.full_scan,
         "dry_run": options.dry_run,
-        "totals": totals,
+        "totals": totals(results),
         "tables": [r.to_dict(settings.max_reported_errors) for r in results],
         "remaining": [{"database": d, "table": t} for d, t in remaining],
         "continuation": continuation,

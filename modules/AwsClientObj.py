@@ -68,6 +68,13 @@ ALSO_RETRIED = frozenset({"OperationTimeoutException"})
 _MAX_DELAY = 20.0
 
 
+def backoff(attempt: int, base_delay: float, max_delay: float = _MAX_DELAY) -> float:
+    """Seconds to wait before `attempt` (1 = the first retry): capped exponential backoff with
+    full jitter, the scheme botocore's retry modes use, for the retries the function makes
+    itself (per-item errors of batch calls, errors botocore does not retry)."""
+    return min(max_delay, base_delay * 2**attempt) * random.random()
+
+
 def retry_also(client: Any, max_attempts: int, base_delay: float) -> None:
     """Retry `ALSO_RETRIED` errors of whole calls with capped exponential backoff and full
     jitter, up to `max_attempts` attempts. botocore asks its `needs-retry` handlers in turn and
@@ -79,7 +86,7 @@ def retry_also(client: Any, max_attempts: int, base_delay: float) -> None:
         code = (response[1] or {}).get("Error", {}).get("Code")
         if code not in ALSO_RETRIED:
             return None
-        return min(_MAX_DELAY, base_delay * 2**attempts) * random.random()
+        return backoff(attempts, base_delay)
 
     service = client.meta.service_model.service_id.hyphenize()
     client.meta.events.register(f"needs-retry.{service}", needs_retry, unique_id="retry-also")
