@@ -4,8 +4,9 @@ the RAW databases' resources only, and a refused database makes no call at all.
 The handler's calls are recorded by a botocore hook on its clients over runs that take every
 path that reaches AWS (three layouts, full and incremental scans, template date checks, sync
 removals, a partition located outside its table, dry run, a run that continues itself and
-remembers where the next one resumes, event mode), and the code is read for calls too. The
-SQS actions are the event source mapping's, which reads the queue with the function's role.
+remembers where the next one resumes, event mode, a fan-out and a worker that queues again),
+and the code is read for calls too. Receiving from the queues is the event source mappings'
+part, which they do with the function's role.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import pytest
 import main
 from modules import EventSync
 from modules.Continuation import STATE_TABLE
-from tests.conftest import FUNCTION_ARN, REGION, Aws, LambdaContext, lambda_invokes
+from tests.conftest import FUNCTION_ARN, REGION, Aws, FakeContext, LambdaContext, lambda_invokes
 from tests.test_faults import BUCKET, DATABASE, build_lake, hooked_clients, proxied, seed_objects
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,12 +31,14 @@ POLICY_PATH = ROOT / "iam" / "lambda-policy.json"
 ACCOUNT = "123456789012"
 FUNCTION = FUNCTION_ARN.split(":")[6]
 QUEUE = "raw-object-created"
+WORK_QUEUE = "raw-partition-work"
 PLACEHOLDERS = {
     "${Region}": REGION,
     "${AccountId}": ACCOUNT,
     "${DataBucket}": BUCKET,
     "${FunctionName}": FUNCTION,
     "${EventQueue}": QUEUE,
+    "${WorkQueue}": WORK_QUEUE,
 }
 # The IAM action behind each API operation the function may call.
 IAM_ACTION = {
@@ -49,9 +52,10 @@ IAM_ACTION = {
     ("s3", "ListObjectsV2"): "s3:ListBucket",
     ("s3", "ListObjects"): "s3:ListBucket",
     ("lambda", "Invoke"): "lambda:InvokeFunction",
+    ("sqs", "SendMessageBatch"): "sqs:SendMessage",
 }
 # The attribute each client has in modules/AwsClientObj.AwsClients.
-CLIENT_ATTRIBUTE = {"glue": "glue", "s3": "s3", "lambda": "lambda_"}
+CLIENT_ATTRIBUTE = {"glue": "glue", "s3": "s3", "lambda": "lambda_", "sqs": "sqs"}
 # What the event source mapping does with the function's role (documented by AWS for SQS sources).
 EVENT_SOURCE_MAPPING = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 
@@ -74,6 +78,9 @@ def required_resources(service: str, params: dict[str, Any]) -> list[str]:
     """The resource ARNs IAM checks for a call (Glue: catalog, database, table)."""
     if service == "s3":
         return [f"arn:aws:s3:::{params['Bucket']}"]
+    if service == "sqs":  # a queue URL ends in /<account>/<name>
+        account, name = params["QueueUrl"].rstrip("/").split("/")[-2:]
+        return [f"arn:aws:sqs:{REGION}:{account}:{name}"]
     if service == "lambda":
         function = params["FunctionName"]
         if not function.startswith("arn:"):
@@ -173,6 +180,20 @@ def run_every_path(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     }
     EventSync.INDEX.clear()
     assert main.lambda_handler(event, None)["totals"]["created"] == 1
+    # Fan-out: the scatter queues the tables; a worker runs one message and, out of time after
+    # its first table, queues the rest again.
+    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=aws.endpoint)
+    url = sqs.create_queue(QueueName=WORK_QUEUE)["QueueUrl"]
+    monkeypatch.setenv("WORK_QUEUE_URL", url)
+    scatter = main.lambda_handler({"databases": [DATABASE], "fan_out": True}, None)
+    assert scatter["status"] == "succeeded" and scatter["queued"]["tables"] > 1
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2)["Messages"]
+    records = [
+        {"messageId": m["MessageId"], "body": m["Body"], "eventSource": "aws:sqs"} for m in got
+    ]
+    monkeypatch.setenv("TABLE_CONCURRENCY", "1")
+    answer = main.lambda_handler({"Records": records}, FakeContext(60_500, 1_000))
+    assert answer == {"batchItemFailures": []}
 
 
 def test_policy_grants_exactly_what_the_handler_calls(
@@ -193,7 +214,8 @@ def test_policy_grants_exactly_what_the_handler_calls(
     expected = {IAM_ACTION[o] for o in operations} | EVENT_SOURCE_MAPPING
     assert granted == expected, "the policy grants an unused action"
     for action in EVENT_SOURCE_MAPPING:
-        assert allowed(policy, action, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE}")
+        for queue in (QUEUE, WORK_QUEUE):
+            assert allowed(policy, action, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}")
         assert not allowed(policy, action, f"arn:aws:sqs:{REGION}:{ACCOUNT}:other-queue")
 
 
@@ -226,6 +248,7 @@ def test_policy_is_scoped_to_raw_databases_and_the_data_buckets() -> None:
     for other in (f"{FUNCTION}-other", f"{FUNCTION}-other:live", "parent"):
         assert not allowed(policy, "lambda:InvokeFunction", f"{lambda_arn}:{other}")
     assert not allowed(policy, "s3:GetObject", f"arn:aws:s3:::{BUCKET}/x")
+    assert not allowed(policy, "sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE}")
     text = POLICY_PATH.read_text()
     assert set(re.findall(r"\$\{\w+\}", text)) == set(PLACEHOLDERS)
 
