@@ -19,6 +19,7 @@ comes back instead, so a function whose timeout is too short ends in the dead-le
 
 from __future__ import annotations
 
+import bisect
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -55,8 +56,9 @@ def scatter(
     """Queue one work message per table of `listed`, carrying the run's options and id."""
     run_id = options.run_id or str(uuid.uuid4())
     run = replace(options, fan_out=False, run_id=run_id, continuation_depth=0)
+    locations = _Locations(listed.locations)
     messages = [
-        WorkMessage(d, [t["Name"]], run, {t["Name"]: t}, _nested_under(t, listed.locations))
+        WorkMessage(d, [t["Name"]], run, {t["Name"]: t}, _nested_under(t, locations))
         for d, t in listed.jobs
     ]
     if not settings.work_queue_url:
@@ -72,16 +74,31 @@ def scatter(
     return outcome
 
 
-def _nested_under(table: dict[str, Any], locations: list[str]) -> list[str]:
+class _Locations:
+    """Every table location in its `s3://` form, sorted, so that the ones under a prefix are
+    found by bisection: a lake of thousands of tables must not cost a test per pair."""
+
+    def __init__(self, locations: list[str]) -> None:
+        pairs = sorted((s3p.canonical_url(loc), loc) for loc in locations)
+        self.keys = [key for key, _ in pairs]
+        self.raw = [loc for _, loc in pairs]
+
+    def under(self, root: str) -> list[str]:
+        found = []
+        for i in range(bisect.bisect_left(self.keys, root), len(self.keys)):
+            if not self.keys[i].startswith(root):
+                break
+            if self.keys[i] != root:
+                found.append(self.raw[i])
+        return found
+
+
+def _nested_under(table: dict[str, Any], locations: _Locations) -> list[str]:
     """The other tables' locations under this table's data (its location, or its template's
     fixed part): all that its steps need to know of the rest of the lake."""
     template = (table.get("Parameters") or {}).get(s3p.TEMPLATE_PARAMETER, "")
     roots = {s3p.canonical_url(r) for r in (location_dir(table), template.split("${")[0]) if r}
-    return [
-        loc
-        for loc in locations
-        if any((c := s3p.canonical_url(loc)).startswith(root) and c != root for root in roots)
-    ]
+    return list(dict.fromkeys(loc for root in sorted(roots) for loc in locations.under(root)))
 
 
 # --------------------------------------------------------------------------- the workers
