@@ -1,7 +1,7 @@
 """Lambda entry point: register the partitions that landed in S3 for the RAW databases' tables.
 
-The handler validates the event, schedules one job per table on a bounded thread pool while
-the Lambda has time left, and shapes the summary. The work itself is in modules/.
+The handler recognises the event (a run, a fan-out, or an SQS batch of S3 events and work
+messages), hands it to its mode and shapes the summary. The work itself is in modules/.
 """
 
 from __future__ import annotations

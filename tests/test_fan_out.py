@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -699,3 +700,15 @@ def test_work_queue_url_is_checked(monkeypatch: pytest.MonkeyPatch, url: str) ->
         main.lambda_handler({"databases": ["raw_fan_a"], "fan_out": True}, None)
     monkeypatch.setenv("WORK_QUEUE_URL", "https://sqs.eu-west-1.amazonaws.com/123456789012/work")
     assert Settings.from_env().work_queue_url.endswith("/work")
+
+
+def test_the_readme_names_every_setting_and_links_the_fan_out_page() -> None:
+    """The front door lists WORK_QUEUE_URL with every other setting and links docs/fan-out.md,
+    whose Logs Insights query reads fields the `table synced` lines carry."""
+    root = Path(__file__).resolve().parent.parent
+    readme = (root / "README.md").read_text()
+    missing = [name for name in Settings.ENV.values() if f"| `{name}` |" not in readme]
+    assert missing == [] and "(docs/fan-out.md)" in readme
+    page = (root / "docs" / "fan-out.md").read_text()
+    for field_name in ('message = "table synced"', "run_id =", "counts.created", "lag_seconds"):
+        assert field_name in page
