@@ -119,6 +119,10 @@ def test_fan_out_template_wires_the_work_queue_its_dead_letters_and_the_workers(
 
 
 def test_fan_out_template_grants_sending_and_receiving_work_as_the_function_policy_does() -> None:
+    """The role sends work messages (`SendMessageBatch` is authorised as `sqs:SendMessage`,
+    Amazon SQS API permissions reference), and the mapping reads the queue with it
+    (`sqs:ReceiveMessage`, `sqs:DeleteMessage`, `sqs:GetQueueAttributes`: AWS Lambda developer
+    guide, "Using Lambda with Amazon SQS", execution role permissions); on the work queue only."""
     [role_policy] = by_type("AWS::IAM::RolePolicy", FAN_OUT)
     statements = role_policy["PolicyDocument"]["Statement"]
     granted = {a for s in statements for a in _listed(s["Action"])}

@@ -654,6 +654,8 @@ GOOD = {"work": MARK, "run_id": "r", "databases": ["raw_fan_a"], "tables": ["t"]
     ],
 )
 def test_work_messages_are_checked_and_name_the_problem(body: str, message: str) -> None:
+    """A body on the queue is only trusted as far as the checks a direct event gets (the same
+    `parse_event`) and the work keys': anyone allowed `sqs:SendMessage` can put one there."""
     with pytest.raises(ValueError) as info:
         WorkQueue.read(body, "m1", Settings())
     assert message in str(info.value)
@@ -682,6 +684,8 @@ def test_a_message_reads_back_as_it_was_sent() -> None:
 def test_fan_out_options_are_checked_before_any_call(
     monkeypatch: pytest.MonkeyPatch, event: dict[str, Any], message: str
 ) -> None:
+    """`fan_out` and `run_id` are checked like the other keys, before any client is built."""
+
     def no_clients(*_: Any) -> None:
         raise AssertionError("clients built for a refused event")
 
@@ -695,6 +699,9 @@ def test_fan_out_options_are_checked_before_any_call(
     "url", ["sqs.us-east-1.amazonaws.com/123456789012/work", "https://sqs.amazonaws.com/work", "x"]
 )
 def test_work_queue_url_is_checked(monkeypatch: pytest.MonkeyPatch, url: str) -> None:
+    """A queue URL is `https://sqs.<region>.amazonaws.com/<account>/<queue>` (Amazon SQS
+    developer guide, "Amazon SQS queue and message identifiers"); anything else names the
+    variable."""
     monkeypatch.setenv("WORK_QUEUE_URL", url)
     with pytest.raises(ValueError, match=r"WORK_QUEUE_URL=.* is not an SQS queue URL"):
         main.lambda_handler({"databases": ["raw_fan_a"], "fan_out": True}, None)

@@ -343,7 +343,9 @@ def test_the_resume_point_is_kept_in_the_catalog_and_only_cut_runs_write_it(
 ) -> None:
     """The cursor is a parameter of the function's own state table in the event's first
     database (the catalog is the only state); `GetTables` returns it, so reading it costs no
-    call; runs that finish or only look (dry run) write nothing; the table is never synced."""
+    call; runs that finish or only look (dry run) write nothing; the table is never synced. The
+    first write finds no table (`UpdateTable` answers EntityNotFoundException, AWS Glue API
+    reference) and creates it."""
     lake(aws)
     monkeypatch.setenv("TABLE_CONCURRENCY", "1")
     event = {"databases": ["raw_ops"]}
