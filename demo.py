@@ -18,9 +18,8 @@ from typing import Any
 
 import boto3
 
-from tests.strictlayer import moto_behind_layer
-
 from modules.Render import render
+from tests.strictlayer import moto_behind_layer
 
 DATABASE = "raw_demo"
 BUCKET = "demo-lake"

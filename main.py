@@ -1,83 +1,33 @@
 """Lambda entry point: register the partitions that landed in S3 for the RAW databases' tables.
 
-The handler validates the event, schedules one job per table on a bounded thread pool while
-the Lambda has time left, and shapes the summary. The work itself is in modules/.
+The handler recognises the event (a run, a fan-out, or an SQS batch of S3 events and work
+messages), hands it to its mode and shapes the summary. The work itself is in modules/.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
-from modules import EventSync, S3Events
-from modules import GlueAPISetup as glue_api
+from modules import EventSync, FanOut, S3Events, WorkQueue
 from modules.AwsClientObj import get_clients
-from modules.Continuation import hand_on, rotated
+from modules.Continuation import hand_on, remember, resume_order
 from modules.Metrics import publish
-from modules.PartitionSync import Workers, sync_table
+from modules.PartitionSync import TableJob, TableList, read_tables, sync_tables
 from modules.ProcessLogger import get_logger
-from modules.Settings import MODES, Options, Settings
-from modules.TableReport import TOTALS, TableResult
+from modules.Settings import EVENT_KEYS, Options, Settings, parse_event
+from modules.TableReport import TableResult, run_status, totals
 
-EVENT_KEYS = {"databases", "tables", "full_scan", "dry_run", "mode", "force", "continuation_depth"}
+# The event's contract: its keys and its parser are part of this entry point's interface.
+__all__ = ["EVENT_KEYS", "lambda_handler", "main", "parse_event"]
 # The command line's progress display sets this to see each table's job start, one of how many;
 # in Lambda it stays None and costs one comparison a table.
 watch_table: Callable[[Future[TableResult], int], None] | None = None
-
-
-def parse_event(event: Any, settings: Settings) -> tuple[list[str], list[str] | None, Options]:
-    """Validate the event; anything malformed raises ValueError before any AWS call."""
-    if not isinstance(event, dict):
-        raise ValueError(f"the event must be an object, not {type(event).__name__}")
-    unknown = sorted(str(k) for k in set(event) - EVENT_KEYS)
-    if unknown:
-        raise ValueError(f"unknown event key(s): {', '.join(unknown)}")
-    databases = _names(event, "databases", required=True)
-    tables = _names(event, "tables", required=False)
-    try:
-        pattern = re.compile(settings.database_pattern)
-    except re.error as exc:
-        raise ValueError(f"RAW_DATABASE_PATTERN is not a valid regex: {exc}") from None
-    refused = [d for d in databases if not pattern.search(d)]
-    if refused:
-        raise ValueError(
-            f"database(s) {', '.join(refused)} do not match RAW_DATABASE_PATTERN "
-            f"{settings.database_pattern!r}"
-        )
-    flags = {}
-    for flag in ("full_scan", "dry_run", "force"):
-        value = event.get(flag, False)
-        if not isinstance(value, bool):
-            raise ValueError(f"'{flag}' must be true or false, not {value!r}")
-        flags[flag] = value
-    mode = event.get("mode", "add")
-    if mode not in MODES:
-        raise ValueError(f"'mode' must be one of {', '.join(MODES)}, not {mode!r}")
-    if flags["force"] and mode != "sync":
-        raise ValueError("'force' only applies to mode 'sync'")
-    depth = event.get("continuation_depth", 0)
-    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
-        raise ValueError(f"'continuation_depth' must be a whole number from 0, not {depth!r}")
-    return databases, tables, Options(mode=mode, continuation_depth=depth, **flags)
-
-
-def _names(event: dict[str, Any], key: str, required: bool) -> list[str] | None:
-    if key not in event:
-        if required:
-            raise ValueError(f"'{key}' is required: a list of names")
-        return None
-    value = event[key]
-    if not isinstance(value, list) or not value:
-        raise ValueError(f"'{key}' must be a non-empty list of names")
-    bad = [v for v in value if not isinstance(v, str) or not v.strip()]
-    if bad:
-        raise ValueError(f"'{key}' holds {bad[0]!r}, which is not a name")
-    return list(dict.fromkeys(value))
 
 
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
@@ -87,70 +37,37 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     """
     settings = Settings.from_env()
     if S3Events.is_s3_event(event):
-        return _event_mode(event, settings)
+        return _event_mode(event, settings, context)
     databases, only_tables, options = parse_event(event, settings)
     logger = get_logger()
     clients = _clients(settings)
     now = datetime.now(UTC).replace(tzinfo=None)
-    jobs, results, all_locations = _tables_to_sync(clients.glue, databases, only_tables)
-    jobs = rotated(jobs, now)  # a run that is cut must not leave the same tables every time
-    remaining: list[tuple[str, str]] = []
-    with (
-        ThreadPoolExecutor(settings.glue_write_concurrency, "glue-write") as write_pool,
-        ThreadPoolExecutor(settings.s3_concurrency, "s3-check") as s3_pool,
-        ThreadPoolExecutor(settings.table_concurrency, "table") as table_pool,
-    ):
-        writer = glue_api.GlueWriter.for_settings(clients.glue, write_pool, settings)
-        work = Workers(clients, writer, s3_pool, settings)
-        running: set[Future[TableResult]] = set()
-        for i, (database, table) in enumerate(jobs):
-            while len(running) >= settings.table_concurrency:
-                done, running = wait(running, return_when=FIRST_COMPLETED)
-                results += [f.result() for f in done]
-            if _out_of_time(context, settings):
-                remaining = [(d, t["Name"]) for d, t in jobs[i:]]
-                logger.warning("time is running out", extra={"not_started": len(remaining)})
-                break
-            job = table_pool.submit(sync_table, work, database, table, options, all_locations, now)
-            if watch_table is not None:
-                watch_table(job, len(jobs))
-            running.add(job)
-        results += [f.result() for f in running]
-
+    listed = read_tables(clients.glue, databases, only_tables)
+    if options.fan_out:
+        return _fan_out(listed, clients, options, settings, databases)
+    # a run that is cut must not leave the same tables every time: start where the last stopped
+    jobs = resume_order(
+        [TableJob(d, t, options, listed.locations) for d, t in listed.jobs],
+        listed.cursor,
+        lambda job: (job.database, job.name),
+    )
+    ran = sync_tables(
+        clients, settings, jobs, now, lambda: _out_of_time(context, settings), watch_table
+    )
+    results = listed.failures + [result for _, result in ran.done]
+    remaining = [(job.database, job.name) for job in ran.left]
     summary = _summary(results, remaining, options, settings, databases)
+    if remaining and not options.dry_run:
+        _add_errors(summary, [remember(clients.glue, listed.cursor, remaining[0])])
     if settings.continue_async and summary["continuation"]:
         _continue(summary, clients, context, options, settings)
     if not options.dry_run:  # a dry run's counts are not what happened
         publish(results, settings.metrics_namespace)
-    logger.info("run finished", extra={"status": summary["status"], "totals": summary["totals"]})
+    run = {"run_id": options.run_id} if options.run_id else {}
+    logger.info(
+        "run finished", extra={"status": summary["status"], "totals": summary["totals"], **run}
+    )
     return summary
-
-
-def _tables_to_sync(
-    glue: Any, databases: list[str], only_tables: list[str] | None
-) -> tuple[list[tuple[str, dict[str, Any]]], list[TableResult], list[str]]:
-    """The (database, table) jobs of the event, entries for what could not be found, and every
-    table location of the databases (to pass over nested tables)."""
-    jobs: list[tuple[str, dict[str, Any]]] = []
-    results: list[TableResult] = []
-    locations: list[str] = []
-    for database in databases:
-        tables, error = glue_api.read_database(glue, database)
-        if error:
-            results.append(TableResult.failure(database, None, error))
-            continue
-        locations += [loc for t in tables if (loc := _location(t))]
-        by_name = {t["Name"]: t for t in tables}
-        for name in only_tables or sorted(by_name):
-            if name in by_name:
-                jobs.append((database, by_name[name]))
-            else:  # Lake Formation leaves out of GetTables the tables a role may not see
-                message = (
-                    f"table {database}.{name} not found, or not visible to this role "
-                    "(Lake Formation grants?)"
-                )
-                results.append(TableResult.failure(database, name, message))
-    return jobs, results, locations
 
 
 def _clients(settings: Settings) -> Any:
@@ -162,20 +79,51 @@ def _clients(settings: Settings) -> Any:
     )
 
 
-def _event_mode(event: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """SQS: the messages to redeliver (`batchItemFailures`); direct: the usual summary."""
-    delivery = S3Events.decode(event)
+def _event_mode(event: dict[str, Any], settings: Settings, context: Any) -> dict[str, Any]:
+    """SQS: the messages to redeliver (`batchItemFailures`); direct: the usual summary. An SQS
+    batch may mix S3 event messages and fan-out's work messages (one queue or two); the S3
+    events go first, as they are quick, and the work takes the time that is left."""
+    work, rest = WorkQueue.split_batch(event)
+    clients = _clients(settings)
     now = datetime.now(UTC).replace(tzinfo=None)
-    run = EventSync.process(delivery, _clients(settings), settings, now)
-    publish(run.results, settings.metrics_namespace, run.counts)
-    if delivery.sqs:
-        return {"batchItemFailures": [{"itemIdentifier": m} for m in run.failed_messages]}
-    return {**_summary(run.results, [], Options(), settings, []), "events": run.counts}
+    failed: list[str] = []
+    if rest is not None:
+        delivery = S3Events.decode(rest)
+        run = EventSync.process(delivery, clients, settings, now)
+        publish(run.results, settings.metrics_namespace, run.counts)
+        if not delivery.sqs:
+            return {**_summary(run.results, [], Options(), settings, []), "events": run.counts}
+        failed += run.failed_messages
+    if work:
+        done = FanOut.work(work, clients, settings, now, lambda: _out_of_time(context, settings))
+        publish(done.metered, settings.metrics_namespace)
+        failed += done.failed_messages
+    return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
 
 
-def _location(table: dict[str, Any]) -> str:
-    location = glue_api.location_of(table)
-    return location if not location or location.endswith("/") else location + "/"
+def _fan_out(
+    listed: TableList,
+    clients: Any,
+    options: Options,
+    settings: Settings,
+    databases: list[str],
+) -> dict[str, Any]:
+    """The scatter's summary: what was queued under which run_id, and exactly which tables were
+    not (in `remaining`, with `continuation` events that queue them again)."""
+    scattered = FanOut.scatter(clients, settings, listed, options)
+    options = replace(options, run_id=scattered.run_id)
+    summary = _summary(listed.failures, scattered.not_queued, options, settings, databases)
+    summary["queued"] = {"tables": scattered.tables, "messages": scattered.messages}
+    _add_errors(summary, scattered.errors)
+    if scattered.not_queued and not scattered.tables:  # nothing at all reached the queue
+        summary["status"] = "failed"
+    if not options.dry_run:
+        publish(listed.failures, settings.metrics_namespace)
+    get_logger().info(
+        "run scattered",
+        extra={"run_id": scattered.run_id, "status": summary["status"], **summary["queued"]},
+    )
+    return summary
 
 
 def _continue(
@@ -190,8 +138,14 @@ def _continue(
         settings.max_continuations,
     )
     summary.update(continuation=handoff.left, handed_on=handoff.handed)
-    summary["errors"] += handoff.errors
-    if handoff.errors and summary["status"] == "succeeded":
+    _add_errors(summary, handoff.errors)
+
+
+def _add_errors(summary: dict[str, Any], errors: list[str | None]) -> None:
+    """Run-level problems: listed in `errors`, and a succeeded run becomes partial."""
+    found = [e for e in errors if e]
+    summary["errors"] += found
+    if found and summary["status"] == "succeeded":
         summary["status"] = "partial"
 
 
@@ -209,15 +163,6 @@ def _summary(
     databases: list[str],
 ) -> dict[str, Any]:
     results.sort(key=lambda r: (r.database, r.table or ""))
-    worked = [r for r in results if r.status != "skipped"]
-    failed = [r for r in worked if r.status == "failed"]
-    if worked and len(failed) == len(worked):
-        status = "failed"
-    elif failed or any(r.status == "partial" for r in worked):
-        status = "partial"
-    else:
-        status = "succeeded"
-    totals = {"tables": len(results), **{c: sum(getattr(r, c) for r in results) for c in TOTALS}}
     continuation = []
     for database in databases:
         names = sorted(t for d, t in remaining if d == database)
@@ -226,11 +171,12 @@ def _summary(
             event.update({k: v for k, v in vars(options).items() if v != getattr(Options, k)})
             continuation.append(event)
     return {
-        "status": status,
+        "status": run_status(results),
+        **({"run_id": options.run_id} if options.run_id else {}),
         "mode": options.mode,
         "full_scan": options.full_scan,
         "dry_run": options.dry_run,
-        "totals": totals,
+        "totals": totals(results),
         "tables": [r.to_dict(settings.max_reported_errors) for r in results],
         "remaining": [{"database": d, "table": t} for d, t in remaining],
         "continuation": continuation,

@@ -1,11 +1,12 @@
 """moto's in-process backends for the benchmark: seeding and resetting the scenarios straight in
-the backends (uploads over HTTP run at ~300 objects/s, far too slow for ~170,000 objects), and two
-patches of the server's own work that change no response (see bench/README.md).
+the backends (uploads over HTTP run at ~300 objects/s, far too slow for ~170,000 objects), and
+three patches of the server's own work that change no response (see bench/README.md).
 """
 
 from __future__ import annotations
 
 import bisect
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -98,6 +99,43 @@ def index_moto_listings() -> None:
 
     list_objects_v2.indexed = True  # type: ignore[attr-defined]
     S3Backend.list_objects_v2 = list_objects_v2
+
+
+def skip_moto_sqs_counts_on_send() -> None:
+    """Spares moto's SendMessage the queue's message counts, in this (server) process.
+
+    For each message sent, moto reads one attribute of the queue (`ContentBasedDeduplication`)
+    through a property that builds all of them, counting every message of the queue three times
+    for the `ApproximateNumberOfMessages*` values: sending n messages costs O(n^2), which SQS
+    does not. While this thread handles a SendMessage (or each entry of a SendMessageBatch), the
+    property returns only what the send reads; GetQueueAttributes and everything else still get
+    moto's own answer.
+    """
+    from moto.sqs.models import Queue, SQSBackend
+
+    if getattr(SQSBackend.send_message, "skips_counts", False):
+        return
+    sending = threading.local()
+    full = Queue.attributes.fget
+    original_send = SQSBackend.send_message
+
+    def attributes(self: Any) -> dict[str, Any]:
+        if not getattr(sending, "active", False):
+            return full(self)
+        if not self.fifo_queue:  # the deduplication attribute exists on FIFO queues only
+            return {}
+        return {"ContentBasedDeduplication": str(self.content_based_deduplication).lower()}
+
+    def send_message(self: Any, *args: Any, **kwargs: Any) -> Any:
+        sending.active = True
+        try:
+            return original_send(self, *args, **kwargs)
+        finally:
+            sending.active = False
+
+    send_message.skips_counts = True  # type: ignore[attr-defined]
+    Queue.attributes = property(attributes)  # type: ignore[method-assign,assignment]
+    SQSBackend.send_message = send_message
 
 
 class MotoState:

@@ -1,5 +1,5 @@
 """From runs to results: the summary per system (the shape of bench/results.json), the printed
-table, growth factors S1 -> S1L, and a PASS/MISS verdict for each target of issues 4, 8 and 9.
+table, growth factors S1 -> S1L, and a PASS/MISS verdict for each target of issues 4, 8, 9 and 16.
 
 Everything after the summary reads only results.json-shaped dicts, so a saved results file can be
 re-reported (`python bench/run.py --report bench/results.json bench/results-0ms.json`).
@@ -19,6 +19,8 @@ from bench.systems import RunResult
 THIS = "this-incremental"
 FULL = "this-full"
 EVENTS = "this-events"
+CHAIN = "this-chain"
+FAN_OUT = "this-fanout"
 FULL_SCAN_PEERS = ("glutil-full", "awswrangler-script")
 SCHEDULED = (FULL, "awswrangler-script")  # E1: what event mode is compared with
 HEADLINE_LATENCY_MS = 50
@@ -58,6 +60,10 @@ def summarize(runs: list[RunResult]) -> dict[str, Any]:
         "correct": all(r.correct for r in runs),
         "peak_rss_mb": round(max(r.rss_mb for r in runs), 1),
     }
+    paths = [r.reported["critical_path_s"] for r in runs if "critical_path_s" in r.reported]
+    if paths:  # F1: the peer's own critical path, and the rest of what it measured
+        summary["critical_path_s_median"] = round(statistics.median(paths), 3)
+        summary["reported"] = middle.reported
     # a failed exit says most about a run: its notes come first
     notes = sorted({n for r in runs for n in r.notes}, key=lambda n: (not n.startswith("exit"), n))
     if notes:
@@ -137,7 +143,7 @@ def evaluate(results: dict[str, Any]) -> list[Verdict]:
     verdicts += _reference_calls(results)
     verdicts += _full_never_slower(results)
     headline = results.get("latency_ms", 0) == HEADLINE_LATENCY_MS
-    for v in _branches(results) + _events(results):
+    for v in _branches(results) + _events(results) + _fan_out(results):
         v.info_only = not headline
         verdicts.append(v)
     verdicts += _catalogs(results)
@@ -366,10 +372,48 @@ def _events(results: dict[str, Any]) -> list[Verdict]:
     return verdicts
 
 
+def _fan_out(results: dict[str, Any]) -> list[Verdict]:
+    """F1 (issue 16): fanned out over 10 workers against one chain of invocations, the critical
+    path at most 1/5 of the chain's, at most 1.1x its calls, and both catalogs exact."""
+    fan, chain = _this(results, "F1", FAN_OUT), _this(results, "F1", CHAIN)
+    if not fan or not chain:
+        return [Verdict("F1 targets", None, "not measured")]
+    right = fan["correct"] and chain["correct"]
+    wrong = _wrong(fan) or _wrong(chain)
+    fan_path, chain_path = fan.get("critical_path_s_median"), chain.get("critical_path_s_median")
+    verdicts = [Verdict("F1 catalog exactly right, fan-out and chain", right, _ok(fan) + wrong)]
+    if fan_path is None or chain_path is None:
+        verdicts.append(Verdict("F1 critical path", None, "not reported"))
+    else:
+        r = _ratio(fan_path, chain_path)
+        verdicts.append(
+            Verdict(
+                "F1 fan-out critical path <= 1/5 of the chain's",
+                r <= 1 / 5 and right,
+                f"{fan_path:.2f} s vs {chain_path:.2f} s = {r:.3f}x" + wrong,
+            )
+        )
+    r = _ratio(fan["api_calls"], chain["api_calls"])
+    verdicts.append(
+        Verdict(
+            "F1 fan-out calls <= 1.1x the chain's",
+            r <= 1.1 and right,
+            f"{fan['api_calls']} vs {chain['api_calls']} = {r:.3f}x" + wrong,
+        )
+    )
+    return verdicts
+
+
+def fan_out_rows(results: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """F1's systems with what they measured themselves (critical path, invocations)."""
+    systems = results["scenarios"].get("F1", {}).get("systems", {})
+    return [(n, s) for n, s in systems.items() if "critical_path_s_median" in s]
+
+
 def _catalogs(results: dict[str, Any]) -> list[Verdict]:
     """This project's systems leave the exact catalog everywhere, except where wrong by design."""
     verdicts = []
-    for system in (THIS, FULL, EVENTS):
+    for system in (THIS, FULL, EVENTS, CHAIN, FAN_OUT):
         ran = {
             n: s["systems"][system]
             for n, s in results["scenarios"].items()
@@ -450,6 +494,15 @@ def render(results: dict[str, Any]) -> str:
         "\nGrowth from S1 (720 h registered) to S1L (2,880 h), 4x the history:",
         growth_table(results),
     ]
+    if fan_out_rows(results):
+        parts.append("\nF1, critical path (what the peer measured; process wall above):")
+        parts.append(f"{'system':<20}{'critical s':>12}{'calls':>7}{'invocations':>13}")
+        for name, f1 in fan_out_rows(results):
+            invocations = f1.get("reported", {}).get("invocations", "-")
+            parts.append(
+                f"{name:<20}{f1['critical_path_s_median']:>12.2f}{f1['api_calls']:>7}"
+                f"{invocations:>13}"
+            )
     if cold:
         parts.append(
             f"\ncold start (median of fresh processes): import main "
@@ -487,6 +540,18 @@ def markdown(results: dict[str, Any]) -> str:
             )
     lines += ["", "| system | calls S1->S1L | wall S1->S1L |", "|---|---:|---:|"]
     lines += [f"| {n} | {c:.2f}x | {w:.2f}x |" for n, (c, w) in growth(results).items()]
+    if fan_out_rows(results):
+        lines += [
+            "",
+            "| F1 system | critical path s | calls | invocations | calls by operation |",
+            "|---|---:|---:|---:|---|",
+        ]
+        for name, f1 in fan_out_rows(results):
+            invocations = f1.get("reported", {}).get("invocations", "-")
+            lines.append(
+                f"| {name} | {f1['critical_path_s_median']:.2f} | {f1['api_calls']} "
+                f"| {invocations} | {_top_ops(f1['calls_by_op'], 6)} |"
+            )
     lines += ["", "| target | verdict | measured |", "|---|---|---|"]
     for v in evaluate(results):
         mark = f"**{v.mark}**" if v.mark == "MISS" else v.mark

@@ -36,7 +36,12 @@ if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import report
-from bench.moto_backend import MotoState, index_moto_listings, memoize_moto_timestamps
+from bench.moto_backend import (
+    MotoState,
+    index_moto_listings,
+    memoize_moto_timestamps,
+    skip_moto_sqs_counts_on_send,
+)
 from bench.scenarios import Scenario, build_scenarios, compare, sqs_batches
 from bench.systems import (
     BENCH,
@@ -216,6 +221,7 @@ def measure(
         ok, notes = compare(table.expected(), after)
         result.correct &= ok and result.exit_code == 0
         result.notes += [f"{table.name}: {n}" for n in notes]
+    result.reported = _reported_measures(result.stdout)
     reported = _reported_created(result.stdout)
     if reported is not None and reported != result.created:
         result.notes.append(f"summary says created={reported}, catalog gained {result.created}")
@@ -230,6 +236,15 @@ def _reported_created(stdout: str) -> int | None:
         return int(json.loads(stdout)["totals"]["created"])
     except (ValueError, KeyError, TypeError):
         return None
+
+
+def _reported_measures(stdout: str) -> dict[str, Any]:
+    """What a peer measured itself (`"bench"` in its output: F1's critical path, say)."""
+    try:
+        measures = json.loads(stdout).get("bench")
+    except (ValueError, AttributeError):
+        return {}
+    return measures if isinstance(measures, dict) else {}
 
 
 def _reported_item_failures(stdout: str) -> int:
@@ -291,7 +306,7 @@ def _numbers(text: str, kind: type) -> list[Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", default="S1,S1L,S2,S3,S4,S5,S6,E1")
+    parser.add_argument("--scenarios", default="S1,S1L,S2,S3,S4,S5,S6,E1,F1")
     parser.add_argument("--systems", default=",".join(s.name for s in SYSTEMS))
     parser.add_argument(
         "--latency-ms",
@@ -341,6 +356,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [all_scenarios[n] for n in args.scenarios.split(",")]
     memoize_moto_timestamps()
     index_moto_listings()
+    skip_moto_sqs_counts_on_send()
     try:
         with moto_behind_layer(BENCH_STRICTNESS) as layer:
             endpoint = layer.endpoint

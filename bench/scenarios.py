@@ -163,6 +163,7 @@ class Scenario:
     database: str
     tables: list[TableSpec]
     notifications: bool = False
+    systems: tuple[str, ...] | None = None  # the only systems that run it (None: any)
 
     @property
     def expected_new(self) -> int:
@@ -297,6 +298,8 @@ NEW_LOG_REGION = "eu-south-1"
 E1_RECENT_HOURS = 80  # per table, after the newest registered hour
 E1_LATE_HOURS = 20  # per table, holes in the registered history that data now fills
 E1_OBJECTS_PER_PARTITION = 25  # 4 tables x 100 new partitions x 25 = 10,000 new objects
+F1_TABLES = 500  # small Firehose feeds: 24 hours registered, 2 new hours each
+F1_SYSTEMS = ("this-chain", "this-fanout")
 
 
 def service_log_dir(region: str, day: datetime, per: int) -> PartitionDir:
@@ -334,8 +337,14 @@ def _late_table(db: str, name: str, offset: int, now: datetime) -> TableSpec:
     return _firehose_spec(db, "e1", name, registered, new)
 
 
+def _small_feed(name: str, now: datetime) -> TableSpec:
+    """F1's table: a Firehose feed of one object an hour, 24 hours registered, 2 new."""
+    dirs = [firehose_dir(name, h, 1) for h in _hours(now, 26)]
+    return _firehose_spec("raw_bench_f1", "f1", name, dirs[:24], dirs[24:])
+
+
 def build_scenarios(now: datetime | None = None) -> dict[str, Scenario]:
-    """S1 to S6 and E1, with dates relative to the current UTC hour."""
+    """S1 to S6, E1 and F1, with dates relative to the current UTC hour."""
     now = (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
     today = now.replace(hour=0)
 
@@ -456,6 +465,14 @@ def build_scenarios(now: datetime | None = None) -> dict[str, Scenario]:
             "raw_bench_e1",
             [_late_table("raw_bench_e1", n, i, now) for i, n in enumerate(FIREHOSE_TABLES)],
             notifications=True,
+        ),
+        Scenario(
+            "F1",
+            f"fan-out: {F1_TABLES} small Firehose tables, 24 h registered, 2 new hours each; "
+            "fanned out over 10 workers against one chain of invocations",
+            "raw_bench_f1",
+            [_small_feed(f"feed_{i:03d}", now) for i in range(F1_TABLES)],
+            systems=F1_SYSTEMS,
         ),
     ]
     return {s.name: s for s in scenarios}

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.scenarios import REGION, Scenario
 
@@ -33,6 +34,12 @@ HOOK = BENCH / "hook"
 # as the first three keys (a TypeError otherwise) and so runs on the Firehose steady states only.
 GLUTIL_LIMIT_SCENARIOS = ("S1", "S1L", "S4")
 EVENT_SCENARIOS = ("E1",)
+FAN_OUT_SCENARIOS = ("F1",)
+F1_WORKERS = 10  # the mapping's MaximumConcurrency
+F1_BATCH_SIZE = (
+    8  # tables per invocation: a multiple of TABLE_CONCURRENCY (4), the template default
+)
+F1_LINK_SECONDS = 5  # the chain's invocation budget: a Lambda's timeout, scaled to the lake
 
 
 @dataclass(frozen=True)
@@ -47,6 +54,9 @@ class System:
     env: tuple[tuple[str, str], ...] = ()
 
     def runs(self, scenario: Scenario) -> bool:
+        """Whether it runs the scenario: both have to say so (a scenario may name its systems)."""
+        if scenario.systems is not None and self.name not in scenario.systems:
+            return False
         return self.scenarios is None or scenario.name in self.scenarios
 
 
@@ -87,6 +97,16 @@ def _events(s: Scenario) -> list[str]:
     return [sys.executable, str(PEERS / "this_events.py"), *map(str, event_batch_files(s))]
 
 
+def _chain(s: Scenario) -> list[str]:
+    link = ["--link-seconds", str(F1_LINK_SECONDS)]
+    return [sys.executable, str(PEERS / "this_chain.py"), "--database", s.database, *link]
+
+
+def _fan_out(s: Scenario) -> list[str]:
+    shape = ["--workers", str(F1_WORKERS), "--batch-size", str(F1_BATCH_SIZE)]
+    return [sys.executable, str(PEERS / "this_fanout.py"), "--database", s.database, *shape]
+
+
 SYSTEMS = (
     System("this-incremental", False, _this(False)),
     System("this-full", True, _this(True)),
@@ -101,6 +121,8 @@ SYSTEMS = (
         EVENT_SCENARIOS,
         env=(("RAW_DATABASE_PATTERN", "^raw_bench_e1$"),),
     ),
+    System("this-chain", False, _chain, FAN_OUT_SCENARIOS),
+    System("this-fanout", False, _fan_out, FAN_OUT_SCENARIOS),
 )
 
 
@@ -145,6 +167,7 @@ class RunResult:
     correct: bool = False
     notes: list[str] = field(default_factory=list)
     stdout: str = ""
+    reported: dict[str, Any] = field(default_factory=dict)  # what the peer measured itself
 
 
 class Launcher:

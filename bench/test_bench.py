@@ -1,12 +1,16 @@
 """Fast checks of the benchmark's own arithmetic: the lower bounds, the catalog comparison, the
-scenario shapes the issues ask for, the S3 notifications, the latency model and the target
-verdicts. Part of `make test`; alone: `.venv/bin/python -m pytest bench/test_bench.py`."""
+scenario shapes the issues ask for, the S3 notifications, the latency model, the target verdicts,
+F1's fan-out against a chain (its shape, its schedule, its verdicts) and the moto patches that
+must change no response. Part of `make test`; alone:
+`.venv/bin/python -m pytest bench/test_bench.py`."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,7 +19,13 @@ from typing import Any
 import pytest
 
 from bench.report import evaluate, growth, s3_calls, summarize
-from bench.run import BENCH_STRICTNESS, _numbers, _reported_item_failures, results_path
+from bench.run import (
+    BENCH_STRICTNESS,
+    _numbers,
+    _reported_item_failures,
+    _reported_measures,
+    results_path,
+)
 from bench.scenarios import (
     Partition,
     TableSpec,
@@ -26,7 +36,7 @@ from bench.scenarios import (
     s3_notification,
     sqs_batches,
 )
-from bench.systems import BENCH, ROOT, SYSTEMS, RunResult, child_env
+from bench.systems import BENCH, F1_BATCH_SIZE, ROOT, SYSTEMS, RunResult, child_env
 from tests.strictlayer import moto_behind_layer
 
 NOW = datetime(2026, 3, 1, 2, 40, tzinfo=UTC)
@@ -475,3 +485,129 @@ def test_headline_only_targets_are_information_at_other_latencies() -> None:
     # targets set for both latencies are still judged at 0 ms
     assert lines["S1 this-full wall <= best full-scan peer"].mark == "PASS"
     assert lines["S1 calls no more than before (13)"].mark == "PASS"
+
+
+# --------------------------------------------------------------------------- F1 (issue 16)
+
+
+def test_f1_is_a_lake_of_500_small_tables_with_new_data(scenarios: dict[str, Any]) -> None:
+    f1 = scenarios["F1"]
+    assert len(f1.tables) >= 500 and {t.database for t in f1.tables} == {f1.database}
+    assert len({t.bucket for t in f1.tables}) == len(f1.tables)  # a bucket each, as elsewhere
+    for table in f1.tables:
+        assert (len(table.registered), len(table.new)) == (24, 2)
+        assert all(len(d.objects) == 1 for d in (*table.registered, *table.new))
+        assert max(d.rel for d in table.registered) < min(d.rel for d in table.new)
+    assert f1.expected_new == 1000 and f1.lower_bound_calls == 500 * (2 + 1 + 1)
+    runs = {s.name for s in SYSTEMS if s.runs(f1)}
+    assert runs == {"this-chain", "this-fanout"}
+    others = [n for n in scenarios if n != "F1"]
+    assert not [s.name for s in SYSTEMS if s.name in runs for n in others if s.runs(scenarios[n])]
+    assert F1_BATCH_SIZE % 4 == 0  # whole rounds of the default TABLE_CONCURRENCY
+
+
+def _peer(name: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, BENCH / "peers" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_fan_out_invocations_are_scheduled_onto_the_first_free_worker() -> None:
+    makespan = _peer("this_fanout").makespan
+    assert makespan([1.0] * 20, 10) == 2.0
+    assert makespan([3.0, 1.0, 1.0, 1.0], 2) == 3.0  # the other worker takes the three short ones
+    assert makespan([1.0, 1.0, 1.0], 10) == 1.0 and makespan([], 10) == 0.0
+
+
+def test_a_chain_link_stops_when_its_budget_is_spent() -> None:
+    deadline = _peer("this_chain").Deadline(0.05)
+    assert 0 < deadline.get_remaining_time_in_millis() <= 50
+    time.sleep(0.06)
+    assert deadline.get_remaining_time_in_millis() == 0
+
+
+def _f1(fan_path: float, chain_path: float, fan_calls: int, ok: bool = True) -> dict[str, Any]:
+    fan = {**_system(90.0, fan_calls, correct=ok), "critical_path_s_median": fan_path}
+    chain = {**_system(50.0, 1520), "critical_path_s_median": chain_path}
+    systems = {"this-chain": chain, "this-fanout": fan}
+    return {"latency_ms": 50, "scenarios": {"F1": _scenario(2000, systems)}}
+
+
+def test_f1_targets_pass_and_miss_on_critical_path_calls_and_catalog() -> None:
+    critical = "F1 fan-out critical path <= 1/5 of the chain's"
+    calls = "F1 fan-out calls <= 1.1x the chain's"
+    right = "F1 catalog exactly right, fan-out and chain"
+    met = {v.target: v.mark for v in evaluate(_f1(8.0, 51.0, 1551))}
+    assert (met[critical], met[calls], met[right]) == ("PASS", "PASS", "PASS")
+    slow = {v.target: v.mark for v in evaluate(_f1(11.0, 51.0, 1551))}
+    assert slow[critical] == "MISS" and slow[calls] == "PASS"
+    costly = {v.target: v.mark for v in evaluate(_f1(8.0, 51.0, 1700))}
+    assert costly[calls] == "MISS"
+    wrong = {v.target: v.mark for v in evaluate(_f1(8.0, 51.0, 1551, ok=False))}
+    assert set(wrong[t] for t in (critical, calls, right)) == {"MISS"}
+    floor = {v.target: v.mark for v in evaluate({**_f1(8.0, 51.0, 1551), "latency_ms": 0})}
+    assert floor[critical] == "info"
+
+
+def test_f1_summary_keeps_the_peers_own_critical_path() -> None:
+    runs = [
+        RunResult(wall_s=60.0 + i, rss_mb=70, exit_code=0, calls={"GetTables": 1}, correct=True)
+        for i in range(3)
+    ]
+    for run, path in zip(runs, (8.0, 6.0, 9.0), strict=True):
+        run.reported = {"critical_path_s": path, "invocations": 64}
+    summary = summarize(runs)
+    assert summary["critical_path_s_median"] == 8.0 and summary["reported"]["invocations"] == 64
+    assert "critical_path_s_median" not in summarize([RunResult(1.0, 1.0, 0, correct=True)])
+    assert _reported_measures('{"bench": {"critical_path_s": 1.5}}') == {"critical_path_s": 1.5}
+    assert _reported_measures('{"totals": {}}') == {} and _reported_measures("[{}]") == {}
+    assert _reported_measures("Traceback") == {}
+
+
+def test_skipping_queue_counts_on_send_changes_no_sqs_answer() -> None:
+    """The bench server's SQS patch: the same messages, attributes and counts as moto's own."""
+    import boto3
+    from moto import mock_aws
+    from moto.sqs.models import Queue, SQSBackend
+
+    from bench.moto_backend import skip_moto_sqs_counts_on_send
+
+    def session() -> list[Any]:
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        plain = sqs.create_queue(QueueName="plain")["QueueUrl"]
+        fifo = sqs.create_queue(
+            QueueName="f.fifo",
+            Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"},
+        )["QueueUrl"]
+        entries = [{"Id": str(i), "MessageBody": f"m{i % 3}"} for i in range(6)]
+        sqs.send_message_batch(QueueUrl=plain, Entries=entries)
+        for entry in entries:  # duplicates within the window are dropped on a FIFO queue
+            sqs.send_message(QueueUrl=fifo, MessageBody=entry["MessageBody"], MessageGroupId="g")
+        sqs.receive_message(QueueUrl=plain, MaxNumberOfMessages=2, VisibilityTimeout=30)
+        seen = []
+        for url in (plain, fifo):
+            attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])
+            counts = {k: v for k, v in attributes["Attributes"].items() if "Number" in k}
+            bodies = sorted(
+                m["Body"]
+                for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get(
+                    "Messages", []
+                )
+            )
+            seen.append((counts, bodies))
+        return seen
+
+    original = (Queue.attributes, SQSBackend.send_message)
+    try:
+        with mock_aws():
+            before = session()
+        skip_moto_sqs_counts_on_send()
+        assert SQSBackend.send_message is not original[1]
+        with mock_aws():
+            after = session()
+    finally:
+        Queue.attributes, SQSBackend.send_message = original  # type: ignore[method-assign]
+    assert after == before
+    assert before[0][0]["ApproximateNumberOfMessagesNotVisible"] == "2"
+    assert len(before[1][1]) == 3  # the FIFO queue deduplicated by content

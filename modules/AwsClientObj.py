@@ -1,4 +1,4 @@
-"""boto3 clients (S3, Glue, Lambda) sharing one botocore Config.
+"""boto3 clients (S3, Glue, Lambda, SQS) sharing one botocore Config.
 
 Clients are thread-safe and costly to build, so one pair serves every worker thread of an
 invocation and is kept for warm invocations; boto3 sessions are not thread-safe, so each pair
@@ -24,11 +24,13 @@ RETRY_MODES = ("standard", "adaptive")
 
 @dataclass(frozen=True)
 class AwsClients:
-    """The clients the function uses (Lambda: to continue itself asynchronously)."""
+    """The clients the function uses (Lambda: to continue itself asynchronously; SQS: to queue
+    fan-out's work messages)."""
 
     glue: Any
     s3: Any
     lambda_: Any
+    sqs: Any
 
 
 def client_config(max_attempts: int, retry_mode: str, max_pool_connections: int) -> Config:
@@ -66,6 +68,13 @@ ALSO_RETRIED = frozenset({"OperationTimeoutException"})
 _MAX_DELAY = 20.0
 
 
+def backoff(attempt: int, base_delay: float, max_delay: float = _MAX_DELAY) -> float:
+    """Seconds to wait before `attempt` (1 = the first retry): capped exponential backoff with
+    full jitter, the scheme botocore's retry modes use, for the retries the function makes
+    itself (per-item errors of batch calls, errors botocore does not retry)."""
+    return min(max_delay, base_delay * 2**attempt) * random.random()
+
+
 def retry_also(client: Any, max_attempts: int, base_delay: float) -> None:
     """Retry `ALSO_RETRIED` errors of whole calls with capped exponential backoff and full
     jitter, up to `max_attempts` attempts. botocore asks its `needs-retry` handlers in turn and
@@ -77,7 +86,7 @@ def retry_also(client: Any, max_attempts: int, base_delay: float) -> None:
         code = (response[1] or {}).get("Error", {}).get("Code")
         if code not in ALSO_RETRIED:
             return None
-        return min(_MAX_DELAY, base_delay * 2**attempts) * random.random()
+        return backoff(attempts, base_delay)
 
     service = client.meta.service_model.service_id.hyphenize()
     client.meta.events.register(f"needs-retry.{service}", needs_retry, unique_id="retry-also")
@@ -100,4 +109,5 @@ def _cached_clients(
         glue=glue,
         s3=session.client("s3", config=config, endpoint_url=endpoint_url),
         lambda_=session.client("lambda", config=config, endpoint_url=endpoint_url),
+        sqs=session.client("sqs", config=config, endpoint_url=endpoint_url),
     )

@@ -14,7 +14,6 @@ whatever still fails is returned with its reason, never dropped.
 from __future__ import annotations
 
 import copy
-import random
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Executor
@@ -24,6 +23,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from modules.AwsClientObj import backoff
 from modules.AwsErrors import describe, error_code
 from modules.GlueExpressions import RecentWindows, branch_expressions, expired_expression
 from modules.Settings import Settings
@@ -306,7 +306,7 @@ class GlueWriter:
         last_reason: dict[Values, str] = {}
         for attempt in range(self.max_attempts):
             if attempt:
-                self.sleep(min(self.max_delay, self.base_delay * 2**attempt) * random.random())
+                self.sleep(backoff(attempt, self.base_delay, self.max_delay))
             outcome.calls += 1
             try:
                 response = call(list(pending.values()))
@@ -358,6 +358,20 @@ def find_expired(
     expression = expired_expression(split, cutoff)
     found = get_partitions(glue, database, table, expression, notes)
     return [p for p in found if expired(p["Values"])]
+
+
+def put_table_parameters(
+    glue: Any, database: str, name: str, description: str, parameters: dict[str, str]
+) -> None:
+    """Write a table that only holds parameters (no columns, no data): update it, or create it
+    the first time. `SkipArchive` keeps Glue from piling up a table version per write."""
+    table_input = {"Name": name, "Description": description, "Parameters": parameters}
+    try:
+        glue.update_table(DatabaseName=database, TableInput=table_input, SkipArchive=True)
+    except ClientError as exc:
+        if error_code(exc) != "EntityNotFoundException":
+            raise
+        glue.create_table(DatabaseName=database, TableInput=table_input)
 
 
 def get_databases(glue: Any) -> list[str]:

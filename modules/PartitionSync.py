@@ -1,14 +1,17 @@
 """One table's sync: read the catalog, find the partitions in S3, diff, write, report.
 
-The scheduled run's per-table steps, in the order they run (`_TableSync.run`); the handler in
-main.py only schedules tables and shapes the summary.
+The scheduled run's per-table steps, in the order they run (`_TableSync.run`), and the one loop
+that schedules tables within an invocation's time (`sync_tables`), which the scheduled run and
+fan-out's workers both go through; the handler in main.py only picks the tables and shapes the
+summary.
 """
 
 from __future__ import annotations
 
 import threading
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +20,7 @@ from modules import GlueExpressions as expressions
 from modules import S3Listing as s3l
 from modules import S3PrefixGeneration as s3p
 from modules.AwsClientObj import AwsClients
+from modules.Continuation import STATE_TABLE, Cursor
 from modules.GlueExpressions import RecentWindows
 from modules.ProcessLogger import get_logger
 from modules.Removal import Listed, Target, expire, remove_gone
@@ -39,6 +43,109 @@ class Workers:
     writer: glue_api.GlueWriter
     s3_pool: Executor
     settings: Settings
+
+
+@dataclass(eq=False)
+class TableJob:
+    """One table to sync and how: what every entry hands to `sync_tables`."""
+
+    database: str
+    table: dict[str, Any]  # as GetTables returned it
+    options: Options
+    nested: list[str]  # other tables' locations, which may lie under this one's
+
+    @property
+    def name(self) -> str:
+        return self.table["Name"]
+
+
+@dataclass
+class Ran:
+    """What `sync_tables` did: each started job with its entry, and the jobs not started."""
+
+    done: list[tuple[TableJob, TableResult]] = field(default_factory=list)
+    left: list[TableJob] = field(default_factory=list)
+
+
+def sync_tables(
+    clients: AwsClients,
+    settings: Settings,
+    jobs: Sequence[TableJob],
+    now: datetime,
+    out_of_time: Callable[[], bool],
+    watch: Callable[[Future[TableResult], int], None] | None = None,
+) -> Ran:
+    """Sync the jobs in their order, `TABLE_CONCURRENCY` at a time, starting none once
+    `out_of_time()` says so; a started table always finishes its writes. `watch` sees each
+    table's job start, one of how many (the command line's progress line)."""
+    ran = Ran()
+    with (
+        ThreadPoolExecutor(settings.glue_write_concurrency, "glue-write") as write_pool,
+        ThreadPoolExecutor(settings.s3_concurrency, "s3-check") as s3_pool,
+        ThreadPoolExecutor(settings.table_concurrency, "table") as table_pool,
+    ):
+        writer = glue_api.GlueWriter.for_settings(clients.glue, write_pool, settings)
+        work = Workers(clients, writer, s3_pool, settings)
+        running: dict[Future[TableResult], TableJob] = {}
+        for i, job in enumerate(jobs):
+            while len(running) >= settings.table_concurrency:
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                ran.done += [(running.pop(f), f.result()) for f in finished]
+            if out_of_time():
+                ran.left = list(jobs[i:])
+                get_logger().warning("time is running out", extra={"not_started": len(ran.left)})
+                break
+            args = (job.database, job.table, job.options, job.nested, now)
+            future = table_pool.submit(sync_table, work, *args)
+            if watch is not None:
+                watch(future, len(jobs))
+            running[future] = job
+        ran.done += [(job, future.result()) for future, job in running.items()]
+    return ran
+
+
+@dataclass
+class TableList:
+    """The tables of a run's databases: what to sync, entries for what could not be read or
+    found, every table location (to pass over nested tables), and where cut runs resume."""
+
+    jobs: list[tuple[str, dict[str, Any]]]
+    failures: list[TableResult]
+    locations: list[str]
+    cursor: Cursor
+
+
+def read_tables(glue: Any, databases: list[str], only_tables: list[str] | None) -> TableList:
+    """One `GetTables` per database; the function's own state table is never a job."""
+    listed = TableList([], [], [], Cursor(tuple(databases), None))
+    for database in databases:
+        tables, error = glue_api.read_database(glue, database)
+        if error:
+            listed.failures.append(TableResult.failure(database, None, error))
+            if database == databases[0]:
+                listed.cursor = Cursor(tuple(databases), None, readable=False)
+            continue
+        by_name = {t["Name"]: t for t in tables}
+        state = by_name.pop(STATE_TABLE, None)
+        if database == databases[0]:
+            listed.cursor = Cursor(tuple(databases), state)
+        listed.locations += [loc for t in by_name.values() if (loc := location_dir(t))]
+        for name in only_tables or sorted(by_name):
+            if name in by_name:
+                listed.jobs.append((database, by_name[name]))
+            else:  # Lake Formation leaves out of GetTables the tables a role may not see
+                message = (
+                    f"table {database}.{name} not found, or not visible to this role "
+                    "(Lake Formation grants?)"
+                )
+                listed.failures.append(TableResult.failure(database, name, message))
+    return listed
+
+
+def location_dir(table: dict[str, Any]) -> str:
+    """A table's location as a directory (ending in `/`), or '' without one."""
+    location = glue_api.location_of(table)
+    return location if not location or location.endswith("/") else location + "/"
 
 
 def sync_table(
@@ -235,6 +342,7 @@ class _TableSync:
                 "counts": {c: getattr(result, c) for c in COUNTS},
                 "newest": result.newest,
                 "lag_seconds": result.lag_seconds,
+                **({"run_id": self.options.run_id} if self.options.run_id else {}),
             },
         )
 

@@ -1,7 +1,7 @@
 """The function's settings (environment variables) and what one event asks for.
 
-Every entry point (the scheduled run, event mode) reads the same settings, so they live apart
-from any one of them.
+Every entry point (the scheduled run, event mode, fan-out's workers) reads the same settings and
+checks an event by the same rules, so they live apart from any one of them.
 """
 
 from __future__ import annotations
@@ -11,10 +11,26 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 MODES = ("add", "sync")
+EVENT_KEYS = frozenset(
+    {
+        "databases",
+        "tables",
+        "full_scan",
+        "dry_run",
+        "mode",
+        "force",
+        "continuation_depth",
+        "fan_out",
+        "run_id",
+    }
+)
 # CloudWatch namespaces: these characters, at most 255 of them; `AWS/` is reserved for AWS.
 _NAMESPACE = re.compile(r"[0-9A-Za-z._/#: -]{1,255}")
+# A run's id reaches log lines and queries: a UUID, or any short id of these characters.
+_RUN_ID = re.compile(r"[0-9A-Za-z._:-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -38,6 +54,7 @@ class Settings:
     metrics_namespace: str = "GlueCatalogPartitionManagement"
     continue_async: bool = False
     max_continuations: int = 10
+    work_queue_url: str = ""  # fan-out: the SQS queue work messages go to
 
     ENV: ClassVar[dict[str, str]] = {
         "database_pattern": "RAW_DATABASE_PATTERN",
@@ -57,6 +74,7 @@ class Settings:
         "metrics_namespace": "METRICS_NAMESPACE",
         "continue_async": "CONTINUE_ASYNC",
         "max_continuations": "MAX_CONTINUATIONS",
+        "work_queue_url": "WORK_QUEUE_URL",
     }
 
     @classmethod
@@ -120,6 +138,11 @@ class Settings:
                 f"METRICS_NAMESPACE={self.metrics_namespace!r} is not a CloudWatch namespace: "
                 "1-255 of A-Z a-z 0-9 . - _ / # : and space, not starting with AWS/"
             )
+        if self.work_queue_url and not _is_queue_url(self.work_queue_url):
+            raise ValueError(
+                f"WORK_QUEUE_URL={self.work_queue_url!r} is not an SQS queue URL "
+                "(https://sqs.<region>.amazonaws.com/<account>/<queue>)"
+            )
 
     @property
     def event_database_names(self) -> list[str]:
@@ -127,6 +150,13 @@ class Settings:
         if not self.event_databases:
             return []
         return list(dict.fromkeys(n.strip() for n in self.event_databases.split(",")))
+
+
+def _is_queue_url(url: str) -> bool:
+    """An SQS queue URL: http(s), a host, and a path of the account and the queue's name."""
+    parts = urlsplit(url)
+    path = [p for p in parts.path.split("/") if p]
+    return parts.scheme in ("http", "https") and bool(parts.netloc) and len(path) == 2
 
 
 def _boolean(raw: str) -> bool:
@@ -138,10 +168,68 @@ def _boolean(raw: str) -> bool:
 
 @dataclass(frozen=True)
 class Options:
-    """What the event asks for, validated by the handler."""
+    """What the event asks for, validated by `parse_event`."""
 
     full_scan: bool = False
     dry_run: bool = False
     mode: str = "add"
     force: bool = False
     continuation_depth: int = 0  # links of self-continuation before this run
+    fan_out: bool = False  # queue one work message per table instead of syncing them here
+    run_id: str | None = None  # ties a run's log lines together (fan-out: one per scatter)
+
+
+def parse_event(event: Any, settings: Settings) -> tuple[list[str], list[str] | None, Options]:
+    """Validate the event; anything malformed raises ValueError before any AWS call."""
+    if not isinstance(event, dict):
+        raise ValueError(f"the event must be an object, not {type(event).__name__}")
+    unknown = sorted(str(k) for k in set(event) - EVENT_KEYS)
+    if unknown:
+        raise ValueError(f"unknown event key(s): {', '.join(unknown)}")
+    databases = _names(event, "databases", required=True)
+    tables = _names(event, "tables", required=False)
+    try:
+        pattern = re.compile(settings.database_pattern)
+    except re.error as exc:
+        raise ValueError(f"RAW_DATABASE_PATTERN is not a valid regex: {exc}") from None
+    refused = [d for d in databases if not pattern.search(d)]
+    if refused:
+        raise ValueError(
+            f"database(s) {', '.join(refused)} do not match RAW_DATABASE_PATTERN "
+            f"{settings.database_pattern!r}"
+        )
+    flags = {}
+    for flag in ("full_scan", "dry_run", "force", "fan_out"):
+        value = event.get(flag, False)
+        if not isinstance(value, bool):
+            raise ValueError(f"'{flag}' must be true or false, not {value!r}")
+        flags[flag] = value
+    mode = event.get("mode", "add")
+    if mode not in MODES:
+        raise ValueError(f"'mode' must be one of {', '.join(MODES)}, not {mode!r}")
+    if flags["force"] and mode != "sync":
+        raise ValueError("'force' only applies to mode 'sync'")
+    depth = event.get("continuation_depth", 0)
+    if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
+        raise ValueError(f"'continuation_depth' must be a whole number from 0, not {depth!r}")
+    run_id = event.get("run_id")
+    if run_id is not None and not (isinstance(run_id, str) and _RUN_ID.fullmatch(run_id)):
+        raise ValueError(
+            f"'run_id' must be 1-128 of A-Z a-z 0-9 . _ : - (a UUID, say), not {run_id!r}"
+        )
+    options = Options(mode=mode, continuation_depth=depth, run_id=run_id, **flags)
+    return databases, tables, options
+
+
+def _names(event: dict[str, Any], key: str, required: bool) -> list[str] | None:
+    if key not in event:
+        if required:
+            raise ValueError(f"'{key}' is required: a list of names")
+        return None
+    value = event[key]
+    if not isinstance(value, list) or not value:
+        raise ValueError(f"'{key}' must be a non-empty list of names")
+    bad = [v for v in value if not isinstance(v, str) or not v.strip()]
+    if bad:
+        raise ValueError(f"'{key}' holds {bad[0]!r}, which is not a name")
+    return list(dict.fromkeys(value))

@@ -1,7 +1,9 @@
-"""What happened to one table, as the summary and the log lines report it."""
+"""What happened to one table, as the summary and the log lines report it, and what a set of
+tables adds up to (a run's status and totals)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,3 +106,20 @@ class TableResult:
             if len(self.would_expire) > max_errors:
                 entry["would_expire"].append(f"… and {len(self.would_expire) - max_errors} more")
         return entry
+
+
+def run_status(results: Sequence[TableResult]) -> str:
+    """`failed` when every table worked on failed, `partial` when some did or had problems,
+    else `succeeded`; skipped tables do not count."""
+    worked = [r for r in results if r.status != "skipped"]
+    failed = [r for r in worked if r.status == "failed"]
+    if worked and len(failed) == len(worked):
+        return "failed"
+    if failed or any(r.status == "partial" for r in worked):
+        return "partial"
+    return "succeeded"
+
+
+def totals(results: Sequence[TableResult]) -> dict[str, int]:
+    """The counts added up over the tables, and how many tables there were."""
+    return {"tables": len(results), **{c: sum(getattr(r, c) for r in results) for c in TOTALS}}

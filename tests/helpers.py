@@ -9,7 +9,7 @@ import time
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote_plus
@@ -190,7 +190,7 @@ def hooked_clients(
 
     def get_clients(*args: Any) -> Any:
         clients = original(*args)
-        for client in (clients.glue, clients.s3, clients.lambda_):
+        for client in (getattr(clients, f.name) for f in fields(clients)):
             for event, handler in hooks.items():
                 client.meta.events.register(event, handler, unique_id=f"test-{event}")
             hooked.append(client)

@@ -1,5 +1,7 @@
-"""cloudformation/event-mode.yaml passes the real cfn-lint, wires what event mode needs, and grants
-the function exactly event mode's additions to iam/lambda-policy.json."""
+"""The templates pass the real cfn-lint and wire what their mode needs:
+cloudformation/event-mode.yaml (S3 events to a queue and the function), cloudformation/fan-out.yaml
+(the work queue and the mapping that runs the workers); each grants the function exactly its
+mode's additions to iam/lambda-policy.json."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.conftest import venv_tool
@@ -15,12 +18,9 @@ from tests.helpers import listed
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "cloudformation" / "event-mode.yaml"
-EVENT_MODE_ACTIONS = {
-    "glue:GetDatabases",
-    "sqs:ReceiveMessage",
-    "sqs:DeleteMessage",
-    "sqs:GetQueueAttributes",
-}
+FAN_OUT = ROOT / "cloudformation" / "fan-out.yaml"
+RECEIVE = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
+EVENT_MODE_ACTIONS = {"glue:GetDatabases", *RECEIVE}
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -37,8 +37,8 @@ _CfnLoader.add_multi_constructor(
 )
 
 
-def resources() -> dict[str, Any]:
-    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)["Resources"]
+def resources(template: Path = TEMPLATE) -> dict[str, Any]:
+    return yaml.load(template.read_text(), Loader=_CfnLoader)["Resources"]
 
 
 def cfn_lint(path: Path) -> subprocess.CompletedProcess[str]:
@@ -47,17 +47,18 @@ def cfn_lint(path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_template_passes_cfn_lint(tmp_path: Path) -> None:
-    done = cfn_lint(TEMPLATE)
+@pytest.mark.parametrize("template", [TEMPLATE, FAN_OUT], ids=lambda t: t.name)
+def test_template_passes_cfn_lint(tmp_path: Path, template: Path) -> None:
+    done = cfn_lint(template)
     assert done.returncode == 0, done.stdout + done.stderr
     broken = tmp_path / "broken.yaml"
-    broken.write_text(TEMPLATE.read_text().replace("BatchSize: !Ref BatchSize", "BatchSiz: 10"))
+    broken.write_text(template.read_text().replace("BatchSize: !Ref BatchSize", "BatchSiz: 10"))
     failed = cfn_lint(broken)
     assert failed.returncode != 0 and "BatchSiz" in failed.stdout, "cfn-lint checked nothing"
 
 
-def by_type(kind: str) -> list[dict[str, Any]]:
-    return [r["Properties"] for r in resources().values() if r["Type"] == kind]
+def by_type(kind: str, template: Path = TEMPLATE) -> list[dict[str, Any]]:
+    return [r["Properties"] for r in resources(template).values() if r["Type"] == kind]
 
 
 def test_template_wires_queue_dead_letters_notification_and_mapping() -> None:
@@ -86,3 +87,47 @@ def test_template_grants_event_mode_actions_as_the_function_policy_does() -> Non
     policy = json.loads((ROOT / "iam" / "lambda-policy.json").read_text())
     in_policy = {a for s in policy["Statement"] for a in listed(s["Action"])}
     assert in_policy >= EVENT_MODE_ACTIONS
+
+
+def test_fan_out_template_wires_the_work_queue_its_dead_letters_and_the_workers() -> None:
+    """The work queue redrives to its dead-letter queue after maxReceiveCount deliveries (Amazon
+    SQS developer guide, "Using dead-letter queues"); the mapping reports batch item failures and
+    caps its concurrency with ScalingConfig.MaximumConcurrency, 2 to 1,000 (AWS Lambda API
+    reference, ScalingConfig); the visibility timeout defaults to six times Lambda's longest
+    timeout (AWS Lambda developer guide, "Creating and configuring an Amazon SQS event source
+    mapping")."""
+    [mapping] = by_type("AWS::Lambda::EventSourceMapping", FAN_OUT)
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["ScalingConfig"] == {"MaximumConcurrency": {"Ref": "MaxConcurrency"}}
+    assert mapping["EventSourceArn"] == {"GetAtt": "WorkQueue.Arn"}
+    queues = {
+        n: r["Properties"] for n, r in resources(FAN_OUT).items() if r["Type"] == "AWS::SQS::Queue"
+    }
+    redrive = queues["WorkQueue"]["RedrivePolicy"]
+    assert redrive == {
+        "deadLetterTargetArn": {"GetAtt": "WorkDeadLetterQueue.Arn"},
+        "maxReceiveCount": {"Ref": "MaxReceiveCount"},
+    }
+    parameters = yaml.load(FAN_OUT.read_text(), Loader=_CfnLoader)["Parameters"]
+    assert (parameters["MaxConcurrency"]["MinValue"], parameters["MaxConcurrency"]["MaxValue"]) == (
+        2,
+        1000,
+    )
+    assert parameters["VisibilityTimeoutSeconds"]["Default"] >= 6 * 900
+    outputs = yaml.load(FAN_OUT.read_text(), Loader=_CfnLoader)["Outputs"]
+    assert outputs["WorkQueueUrl"]["Value"] == {"Ref": "WorkQueue"}
+
+
+def test_fan_out_template_grants_sending_and_receiving_work_as_the_function_policy_does() -> None:
+    """The role sends work messages (`SendMessageBatch` is authorised as `sqs:SendMessage`,
+    Amazon SQS API permissions reference), and the mapping reads the queue with it
+    (`sqs:ReceiveMessage`, `sqs:DeleteMessage`, `sqs:GetQueueAttributes`: AWS Lambda developer
+    guide, "Using Lambda with Amazon SQS", execution role permissions); on the work queue only."""
+    [role_policy] = by_type("AWS::IAM::RolePolicy", FAN_OUT)
+    statements = role_policy["PolicyDocument"]["Statement"]
+    granted = {a for s in statements for a in listed(s["Action"])}
+    assert granted == {"sqs:SendMessage", *RECEIVE}
+    assert all(s["Resource"] == {"GetAtt": "WorkQueue.Arn"} for s in statements)
+    policy = json.loads((ROOT / "iam" / "lambda-policy.json").read_text())
+    in_policy = {a for s in policy["Statement"] for a in listed(s["Action"])}
+    assert in_policy >= granted

@@ -3,9 +3,10 @@ the RAW databases' resources only, and a refused database makes no call at all.
 
 The handler's calls are recorded by a botocore hook on its clients over runs that take every
 path that reaches AWS (three layouts, full and incremental scans, template date checks, sync
-removals, a partition located outside its table, dry run, a run that continues itself,
-event mode), and the code is read for calls too. The SQS actions are the event source
-mapping's, which reads the queue with the function's role.
+removals, a partition located outside its table, dry run, a run that continues itself and
+remembers where the next one resumes, event mode, a fan-out and a worker that queues again),
+and the code is read for calls too. Receiving from the queues is the event source mappings'
+part, which they do with the function's role.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ import pytest
 
 import main
 from modules import EventSync
-from tests.conftest import FUNCTION_ARN, REGION, Aws, LambdaContext, lambda_invokes
+from modules.Continuation import STATE_TABLE
+from tests.conftest import FUNCTION_ARN, REGION, Aws, FakeContext, LambdaContext, lambda_invokes
 from tests.helpers import (
     BUCKET,
     DATABASE,
@@ -37,12 +39,14 @@ POLICY_PATH = ROOT / "iam" / "lambda-policy.json"
 ACCOUNT = "123456789012"
 FUNCTION = FUNCTION_ARN.split(":")[6]
 QUEUE = "raw-object-created"
+WORK_QUEUE = "raw-partition-work"
 PLACEHOLDERS = {
     "${Region}": REGION,
     "${AccountId}": ACCOUNT,
     "${DataBucket}": BUCKET,
     "${FunctionName}": FUNCTION,
     "${EventQueue}": QUEUE,
+    "${WorkQueue}": WORK_QUEUE,
 }
 # The IAM action behind each API operation the function may call.
 IAM_ACTION = {
@@ -51,12 +55,15 @@ IAM_ACTION = {
     ("glue", "GetPartitions"): "glue:GetPartitions",
     ("glue", "BatchCreatePartition"): "glue:BatchCreatePartition",
     ("glue", "BatchDeletePartition"): "glue:BatchDeletePartition",
+    ("glue", "UpdateTable"): "glue:UpdateTable",
+    ("glue", "CreateTable"): "glue:CreateTable",
     ("s3", "ListObjectsV2"): "s3:ListBucket",
     ("s3", "ListObjects"): "s3:ListBucket",
     ("lambda", "Invoke"): "lambda:InvokeFunction",
+    ("sqs", "SendMessageBatch"): "sqs:SendMessage",
 }
 # The attribute each client has in modules/AwsClientObj.AwsClients.
-CLIENT_ATTRIBUTE = {"glue": "glue", "s3": "s3", "lambda": "lambda_"}
+CLIENT_ATTRIBUTE = {"glue": "glue", "s3": "s3", "lambda": "lambda_", "sqs": "sqs"}
 # What the event source mapping does with the function's role (documented by AWS for SQS sources).
 EVENT_SOURCE_MAPPING = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"}
 
@@ -75,6 +82,9 @@ def required_resources(service: str, params: dict[str, Any]) -> list[str]:
     """The resource ARNs IAM checks for a call (Glue: catalog, database, table)."""
     if service == "s3":
         return [f"arn:aws:s3:::{params['Bucket']}"]
+    if service == "sqs":  # a queue URL ends in /<account>/<name>
+        account, name = params["QueueUrl"].rstrip("/").split("/")[-2:]
+        return [f"arn:aws:sqs:{REGION}:{account}:{name}"]
     if service == "lambda":
         function = params["FunctionName"]
         if not function.startswith("arn:"):
@@ -84,7 +94,7 @@ def required_resources(service: str, params: dict[str, Any]) -> list[str]:
     if "DatabaseName" not in params:  # GetDatabases: the catalog's databases
         return [f"{glue}:catalog"]
     database = params["DatabaseName"]
-    table = params.get("TableName", "*")
+    table = params.get("TableName") or params.get("TableInput", {}).get("Name", "*")
     return [f"{glue}:catalog", f"{glue}:database/{database}", f"{glue}:table/{database}/{table}"]
 
 
@@ -154,7 +164,8 @@ def run_every_path(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     assert main.lambda_handler(sync, None)["totals"]["removed"] == 1
     assert main.lambda_handler({"databases": [DATABASE], "full_scan": True}, None)
     assert lake.catalog() == lake.expected
-    # Out of time at once: the tables are handed on to the function itself.
+    # Out of time at once: the tables are handed on to the function itself, and where the next
+    # run starts is written into the function's state table (created the first time).
     monkeypatch.setenv("CONTINUE_ASYNC", "true")
     with lambda_invokes(monkeypatch) as invokes:
         summary = main.lambda_handler({"databases": [DATABASE]}, LambdaContext(0))
@@ -173,6 +184,20 @@ def run_every_path(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
     }
     EventSync.INDEX.clear()
     assert main.lambda_handler(event, None)["totals"]["created"] == 1
+    # Fan-out: the scatter queues the tables; a worker runs one message and, out of time after
+    # its first table, queues the rest again.
+    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=aws.endpoint)
+    url = sqs.create_queue(QueueName=WORK_QUEUE)["QueueUrl"]
+    monkeypatch.setenv("WORK_QUEUE_URL", url)
+    scatter = main.lambda_handler({"databases": [DATABASE], "fan_out": True}, None)
+    assert scatter["status"] == "succeeded" and scatter["queued"]["tables"] > 1
+    got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=2)["Messages"]
+    records = [
+        {"messageId": m["MessageId"], "body": m["Body"], "eventSource": "aws:sqs"} for m in got
+    ]
+    monkeypatch.setenv("TABLE_CONCURRENCY", "1")
+    answer = main.lambda_handler({"Records": records}, FakeContext(60_500, 1_000))
+    assert answer == {"batchItemFailures": []}
 
 
 def test_policy_grants_exactly_what_the_handler_calls(
@@ -193,7 +218,8 @@ def test_policy_grants_exactly_what_the_handler_calls(
     expected = {IAM_ACTION[o] for o in operations} | EVENT_SOURCE_MAPPING
     assert granted == expected, "the policy grants an unused action"
     for action in EVENT_SOURCE_MAPPING:
-        assert allowed(policy, action, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE}")
+        for queue in (QUEUE, WORK_QUEUE):
+            assert allowed(policy, action, f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}")
         assert not allowed(policy, action, f"arn:aws:sqs:{REGION}:{ACCOUNT}:other-queue")
 
 
@@ -217,10 +243,16 @@ def test_policy_is_scoped_to_raw_databases_and_the_data_buckets() -> None:
     )
     assert not allowed(policy, "s3:ListBucket", "arn:aws:s3:::some-other-bucket")
     lambda_arn = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function"
+    state = required_resources("glue", {"DatabaseName": "raw_sales", "TableName": STATE_TABLE})
+    assert all(allowed(policy, "glue:UpdateTable", r) for r in state)
+    for action in ("glue:UpdateTable", "glue:CreateTable"):  # the state table, nothing else
+        orders = required_resources("glue", {"DatabaseName": "raw_sales", "TableName": "orders"})
+        assert not allowed(policy, action, orders[2])
     assert allowed(policy, "lambda:InvokeFunction", f"{lambda_arn}:{FUNCTION}:live")
     for other in (f"{FUNCTION}-other", f"{FUNCTION}-other:live", "parent"):
         assert not allowed(policy, "lambda:InvokeFunction", f"{lambda_arn}:{other}")
     assert not allowed(policy, "s3:GetObject", f"arn:aws:s3:::{BUCKET}/x")
+    assert not allowed(policy, "sqs:SendMessage", f"arn:aws:sqs:{REGION}:{ACCOUNT}:{QUEUE}")
     text = POLICY_PATH.read_text()
     assert set(re.findall(r"\$\{\w+\}", text)) == set(PLACEHOLDERS)
 

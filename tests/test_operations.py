@@ -1,12 +1,14 @@
 """Running it over a whole lake: CloudWatch metrics checked against the EMF specification and the
 summary, a self-continued chain of invocations ending with the same catalog as one long run,
-continuation_depth and MAX_CONTINUATIONS, and no table starving over repeated short runs. The
+continuation_depth and MAX_CONTINUATIONS, and no table starving over repeated short runs on any
+schedule (the resume point kept in the catalog). The
 handler runs against the moto server over HTTP; Lambda's asynchronous invoke is played by the
 test (moto needs docker to run it): the recorded payloads are handed to the handler."""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -17,9 +19,9 @@ from typing import Any
 import pytest
 
 import main
-from modules.Continuation import rotated
+from modules.Continuation import STATE_TABLE, Cursor, resume_order
 from tests.conftest import FUNCTION_ARN, Aws, FakeContext, LambdaContext, dumps, lambda_invokes
-from tests.helpers import check_emf, emf_documents
+from tests.helpers import check_emf, emf_documents, proxied
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "ops-lake"
@@ -217,27 +219,27 @@ def test_continuation_depth_is_validated(depth: Any) -> None:
 # --------------------------------------------------------------------------- starvation
 
 
-def test_rotation_reaches_every_position_over_short_runs() -> None:
-    """Runs every 15 minutes, each finishing k of n jobs: every job starts within a few
-    rounds of n/k runs, for any n and k."""
-    start = datetime(2026, 3, 1, 0, 0)
-    for n in (2, 3, 7, 10, 50, 101):
-        for k in (1, 2, 3, 7):
-            if k >= n:
-                continue
-            jobs = list(range(n))
-            waited = {j: None for j in jobs}
-            for run in range(4 * n // k + 4):
-                for job in rotated(jobs, start + timedelta(minutes=15 * run))[:k]:
-                    if waited[job] is None:
-                        waited[job] = run
-            assert None not in waited.values(), (n, k, waited)
+SCHEDULES = {
+    "every-15-minutes": timedelta(minutes=15),
+    "hourly": timedelta(hours=1),
+    "daily": timedelta(days=1),
+}
+MANY = [f"t{i:02d}" for i in range(12)]
 
 
-def test_no_table_starves_over_repeated_short_runs(
-    aws: Aws, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("period", SCHEDULES.values(), ids=SCHEDULES)
+def test_no_table_starves_whatever_the_schedule(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, period: timedelta
 ) -> None:
-    lake(aws)
+    """The same event run again and again, each run cut after 3 of 12 tables (the context's
+    `get_remaining_time_in_millis`, AWS Lambda developer guide "Using the Lambda context object
+    to retrieve Python function information"), with nothing running `continuation`: every table
+    is synced within ceil(12/3) + 2 runs, the clock moved by the schedule between runs. (The
+    former rotation by the minute's golden-ratio slot left 4 tables behind after 6 hourly runs.)"""
+    aws.bucket(BUCKET)
+    aws.database("raw_ops")
+    for name in MANY:
+        table(aws, "raw_ops", name, 2, {})
     monkeypatch.setenv("TABLE_CONCURRENCY", "1")
     monkeypatch.setenv("TIME_MARGIN_SECONDS", "60")
     clock = {"now": datetime.now(UTC)}
@@ -248,12 +250,65 @@ def test_no_table_starves_over_repeated_short_runs(
             return clock["now"]
 
     monkeypatch.setattr(main, "datetime", Clock)
-    started: dict[str, int] = {}
-    for run in range(8):  # a schedule every 15 minutes whose runs are always cut
-        summary = main.lambda_handler({"databases": ["raw_ops"]}, FakeContext(61_500, 1_000))
-        assert len(summary["tables"]) == 2 and len(summary["remaining"]) == 4
+    synced: dict[str, int] = {}
+    for run in range(math.ceil(len(MANY) / 3) + 2):
+        summary = main.lambda_handler({"databases": ["raw_ops"]}, FakeContext(62_500, 1_000))
+        assert len(summary["tables"]) == 3 and summary["status"] == "succeeded", dumps(summary)
         for entry in summary["tables"]:
-            started.setdefault(entry["table"], run)
-        clock["now"] += timedelta(minutes=15)
-    assert set(started) == set(TABLES), started
-    assert all(partitions for partitions in catalog(aws).values())
+            synced.setdefault(entry["table"], run)
+        clock["now"] += period
+    assert set(synced) == set(MANY), sorted(set(MANY) - set(synced))
+    assert max(synced.values()) == math.ceil(len(MANY) / 3) - 1, synced  # each once, in turn
+    assert all(aws.partitions("raw_ops", name) for name in MANY)
+
+
+def test_the_resume_point_is_kept_in_the_catalog_and_only_cut_runs_write_it(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The cursor is a parameter of the function's own state table in the event's first
+    database (the catalog is the only state); `GetTables` returns it, so reading it costs no
+    call; runs that finish or only look (dry run) write nothing; the table is never synced. The
+    first write finds no table (`UpdateTable` answers EntityNotFoundException, AWS Glue API
+    reference) and creates it."""
+    lake(aws)
+    monkeypatch.setenv("TABLE_CONCURRENCY", "1")
+    event = {"databases": ["raw_ops"]}
+    with proxied(monkeypatch, aws.endpoint) as proxy:
+        main.lambda_handler({**event, "dry_run": True}, FakeContext(61_500, 1_000))
+        main.lambda_handler(event, None)
+    assert not {"CreateTable", "UpdateTable"} & {r.operation for r in proxy.calls()}
+    with proxied(monkeypatch, aws.endpoint) as proxy:
+        first = main.lambda_handler(event, FakeContext(61_500, 1_000))
+        second = main.lambda_handler(event, FakeContext(61_500, 1_000))
+    writes = [r.operation for r in proxy.calls() if r.operation.endswith("Table")]
+    assert writes == ["UpdateTable", "CreateTable", "UpdateTable"], writes
+    assert [t["table"] for t in first["tables"]] == ["alpha", "bravo"]
+    assert [t["table"] for t in second["tables"]] == ["charlie", "delta"]
+    state = aws.glue.get_table(DatabaseName="raw_ops", Name=STATE_TABLE)["Table"]
+    [(key, value)] = state["Parameters"].items()
+    assert key.startswith("partition_sync.next.")
+    assert json.loads(value) == {"databases": ["raw_ops"], "next": ["raw_ops", "echo"]}
+    assert "StorageDescriptor" not in state or not state["StorageDescriptor"].get("Location")
+    everything = main.lambda_handler(event, None)
+    assert STATE_TABLE not in {t["table"] for t in everything["tables"]}
+
+
+def test_resume_order_starts_at_the_stored_table() -> None:
+    """Databases in the event's order, tables by name, from the stored table on (or the next
+    one after it when it is gone); a value for another list of databases, or one that does not
+    read, starts from the top."""
+    jobs = [("raw_b", "x"), ("raw_a", "m"), ("raw_a", "c"), ("raw_b", "a")]
+
+    def order(stored: Any, databases: tuple[str, ...] = ("raw_a", "raw_b")) -> list[Any]:
+        value = json.dumps(stored) if not isinstance(stored, str) else stored
+        cursor = Cursor(databases, None)
+        cursor = Cursor(databases, {"Parameters": {cursor.key: value}})
+        return resume_order(jobs, cursor, lambda job: job)
+
+    top = [("raw_a", "c"), ("raw_a", "m"), ("raw_b", "a"), ("raw_b", "x")]
+    assert order({"databases": ["raw_a", "raw_b"], "next": ["raw_a", "m"]}) == top[1:] + top[:1]
+    assert order({"databases": ["raw_a", "raw_b"], "next": ["raw_a", "n"]}) == top[2:] + top[:2]
+    assert order({"databases": ["raw_a", "raw_b"], "next": ["raw_b", "z"]}) == top
+    assert order({"databases": ["raw_a"], "next": ["raw_a", "m"]}) == top
+    assert order("not json") == top and order({"next": 1}) == top
+    assert resume_order(jobs, Cursor(("raw_a", "raw_b"), None), lambda job: job) == top
