@@ -44,6 +44,7 @@ SETTINGS = {
     "MAX_BRANCHES": "a table with more branches than this is scanned whole",
     "TEMPLATE_MAX_CANDIDATES": "most template dates checked one by one before listing instead",
     "MAX_REPORTED_ERRORS": "reasons listed per table",
+    "WORK_QUEUE_URL": "--fan-out: the SQS queue the work messages go to",
     "EVENT_DATABASES": "S3 events: the RAW databases to match objects to (empty: every "
     "database that matches RAW_DATABASE_PATTERN)",
     "LOG_LEVEL": "JSON log lines on stderr, with the metrics from INFO (the default; when "
@@ -76,6 +77,9 @@ examples:
   guard lifted; look first:
     python main.py --database raw_sales --mode sync --force --dry-run
     python main.py --database raw_sales --mode sync --force
+  a whole lake fanned out over the work queue's workers:
+    WORK_QUEUE_URL=https://sqs.eu-west-1.amazonaws.com/123456789012/partition-work \\
+        python main.py --database raw_sales --database raw_logs --fan-out
   replay a message of the dead-letter queue (its body is the S3 event):
     aws sqs receive-message --queue-url "$DLQ_URL" \\
         --query 'Messages[0].Body' --output text > message.json
@@ -100,6 +104,7 @@ OPTION_OF = {
     "dry_run": "--dry-run",
     "mode": "--mode",
     "force": "--force",
+    "fan_out": "--fan-out",
 }
 
 
@@ -175,6 +180,12 @@ def _run_options(run: Any) -> None:
         "(lifts the guard against an empty or unreadable listing; try --dry-run first).",
     )
     run.add_argument(
+        "--fan-out",
+        action="store_true",
+        help="queue one work message per table to WORK_QUEUE_URL instead of syncing here; the "
+        "function's workers, fed by that queue, sync them (see docs/fan-out.md).",
+    )
+    run.add_argument(
         "--event",
         metavar="FILE",
         help="run the handler on the JSON event in FILE (- for standard input) instead of one "
@@ -212,6 +223,7 @@ def event(args: argparse.Namespace) -> Any:
         "dry_run": args.dry_run or None,
         "mode": args.mode,
         "force": args.force or None,
+        "fan_out": args.fan_out or None,
     }
     overrides = {key: value for key, value in given.items() if value is not None}
     if args.event is None:

@@ -17,13 +17,14 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
 
 import main
 from modules import CommandLine
 from modules.Render import render
 from modules.Settings import Settings
-from tests.conftest import Aws, dumps
+from tests.conftest import REGION, Aws, dumps
 from tests.helpers import Queue, eventbridge, notification
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -438,3 +439,23 @@ def test_render_says_what_is_left_and_what_event_mode_counted() -> None:
     assert render({"batchItemFailures": []}) == (
         "SQS batch: every message succeeded (batchItemFailures is empty)"
     )
+
+
+def test_fan_out_queues_the_tables_on_the_work_queue(aws: Aws) -> None:
+    """`--fan-out` sends one work message per table to WORK_QUEUE_URL (SQS SendMessageBatch)
+    and says how many were queued; without a queue it fails loudly, naming why (exit 1)."""
+    lake(aws)
+    sqs = boto3.client("sqs", region_name=REGION, endpoint_url=aws.endpoint)
+    url = sqs.create_queue(QueueName="partition-work")["QueueUrl"]
+    queued = cli("--database", DATABASE, "--fan-out", env={"WORK_QUEUE_URL": url})
+    assert queued.code == 0, queued.stderr
+    summary = json.loads(queued.stdout)
+    tables = {t["Name"] for t in aws.glue.get_tables(DatabaseName=DATABASE)["TableList"]}
+    attributes = sqs.get_queue_attributes(
+        QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"]
+    )["Attributes"]
+    assert int(attributes["ApproximateNumberOfMessages"]) == len(tables), dumps(summary)
+    nowhere = cli("--database", DATABASE, "--fan-out", "--output", "json")
+    assert nowhere.code == 1
+    assert json.loads(nowhere.stdout)["status"] == "failed"
+    assert "WORK_QUEUE_URL is not set" in nowhere.stdout
