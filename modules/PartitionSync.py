@@ -13,11 +13,10 @@ from datetime import datetime
 from typing import Any
 
 from modules import GlueAPISetup as glue_api
-from modules import GlueExpressions as expressions
 from modules import S3Listing as s3l
 from modules import S3PrefixGeneration as s3p
 from modules.AwsClientObj import AwsClients
-from modules.GlueExpressions import RecentWindows
+from modules.CatalogRead import CatalogRead
 from modules.ProcessLogger import get_logger
 from modules.Removal import Target, expire, remove_gone
 from modules.Settings import Options, Settings
@@ -26,9 +25,6 @@ from modules.TableReport import COUNTS, TableResult
 from modules.TableScan import TableScan
 from modules.TableSpec import TableSpec, run_table
 from modules.TimeKeys import KeySplit
-
-# Registered partitions whose values show a table's date formats and padding.
-_SAMPLES = 200
 
 
 @dataclass
@@ -79,11 +75,9 @@ class _TableSync:
         self.nested = nested_locations
         self.now = now
         self.result = result
-        self.windows: RecentWindows | None = None
-        self.reads = 0  # GetPartitions reads (pages aside)
-        self.complete = False  # every registered partition has been read
-        self.known: dict[tuple[str, ...], dict[str, Any]] = {}  # registered partitions read
-        self.notes: list[str] = []  # how the catalog had to be read, for scan_reason
+        self.catalog = CatalogRead(work.clients.glue, work.settings, spec, options.dry_run)
+        self.known = self.catalog.known  # registered partitions read
+        self.notes = self.catalog.notes  # how the catalog had to be read, for scan_reason
         self.creator: _OrderedCreator | None = None
 
     @property
@@ -109,26 +103,16 @@ class _TableSync:
     # ---------------------------------------------------------------- the steps, in order
 
     def _read_catalog(self) -> list[dict[str, Any]]:
-        """The registered partitions discovery starts from: the recent end of the table (or all
-        of it for a full scan); then the key split as their values show it."""
+        """The registered partitions discovery starts from (see CatalogRead.start), and the
+        table's partition index in its entry."""
         full = self.options.full_scan or self.options.mode == "sync"
-        self.windows = None if full else expressions.recent_windows(self.split, self.now)
-        refused = [r for k in self.split.keys if (r := expressions.unfilterable(k))]
-        if refused and not full:  # such a key never reaches an expression: reads are wider
-            self.notes.append(f"read without filtering on it: {'; '.join(refused)}")
-        if full:
-            registered, self.reads, self.complete = self._read_all(), 1, True
-        else:
-            registered, self.reads, self.complete = glue_api.find_recent_partitions(
-                self.glue, self.database, self.name, self.windows, self.notes
-            )
-        # the values show date formats and padding that names and types do not
-        self.spec = self.spec.refined(p["Values"] for p in registered[:_SAMPLES])
-        self.known.update((tuple(p["Values"]), p) for p in registered)
+        registered = self.catalog.start(self.now, full)
+        self.spec = self.catalog.spec
+        index, result = self.catalog.index, self.result
+        result.partition_index = index.index
+        result.would_create_index = index.would_create
+        result.warnings += index.warnings
         return registered
-
-    def _read_all(self) -> list[dict[str, Any]]:
-        return glue_api.get_partitions(self.glue, self.database, self.name)
 
     def _scan(self, layout: s3p.Layout) -> TableScan:
         settings = self.work.settings
@@ -164,30 +148,12 @@ class _TableSync:
             if discovery is not None:
                 return discovery
         result.scan = "full"
-        if not self.complete:  # asked for incremental, but the table must be scanned whole
-            registered = self._read_all()
-            self.known.update((tuple(p["Values"]), p) for p in registered)
-            self.reads += 1
-            self.complete = True
+        if not self.catalog.complete:  # asked for incremental, but the table must be scanned whole
+            registered = self.catalog.read_all()
         return scan.full(registered)
 
     def _read_missing(self, branches: list[tuple[str, ...]]) -> list[dict[str, Any]]:
-        """The catalog of branches the recent window did not cover."""
-        if self.complete:  # everything registered was read already
-            return []
-        found, more = glue_api.read_branches(
-            self.glue,
-            self.database,
-            self.name,
-            self.split.branch,
-            branches,
-            self.windows,
-            self.reads,
-            self.notes,
-        )
-        self.reads += more
-        self.known.update((tuple(p["Values"]), p) for p in found)
-        return found
+        return self.catalog.read_missing(branches)
 
     def _report_scan(self, layout: s3p.Layout, scan: TableScan, discovery: s3l.Discovery) -> None:
         result = self.result
@@ -228,7 +194,8 @@ class _TableSync:
                 "scan": result.scan,
                 "scan_reason": result.scan_reason,
                 "branches": scan.branches,
-                "partition_reads": self.reads,
+                "partition_reads": self.catalog.reads,
+                "partition_index": result.partition_index,
                 "registered_read": len(self.known),
                 "list_calls": discovery.list_calls,
                 "counts": {c: getattr(result, c) for c in COUNTS},

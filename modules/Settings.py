@@ -13,6 +13,10 @@ from dataclasses import dataclass, fields
 from typing import Any, ClassVar
 
 MODES = ("add", "sync")
+# PARTITION_INDEX: create an index where none serves the table, only use one, or neither.
+INDEX_MODES = ("create", "use", "off")
+# Glue serves a whole-table GetPartitions in at most 10 segments (API reference, Segment).
+MAX_READ_SEGMENTS = 10
 # CloudWatch namespaces: these characters, at most 255 of them; `AWS/` is reserved for AWS.
 _NAMESPACE = re.compile(r"[0-9A-Za-z._/#: -]{1,255}")
 
@@ -38,6 +42,8 @@ class Settings:
     metrics_namespace: str = "GlueCatalogPartitionManagement"
     continue_async: bool = False
     max_continuations: int = 10
+    partition_index: str = "create"
+    glue_read_segments: int = 4
 
     ENV: ClassVar[dict[str, str]] = {
         "database_pattern": "RAW_DATABASE_PATTERN",
@@ -57,6 +63,8 @@ class Settings:
         "metrics_namespace": "METRICS_NAMESPACE",
         "continue_async": "CONTINUE_ASYNC",
         "max_continuations": "MAX_CONTINUATIONS",
+        "partition_index": "PARTITION_INDEX",
+        "glue_read_segments": "GLUE_READ_SEGMENTS",
     }
 
     @classmethod
@@ -111,6 +119,10 @@ class Settings:
                 f"EVENT_DATABASES names {', '.join(refused)}, which do not match "
                 f"RAW_DATABASE_PATTERN {self.database_pattern!r}"
             )
+        if self.partition_index not in INDEX_MODES:
+            raise ValueError(f"PARTITION_INDEX must be one of {', '.join(INDEX_MODES)}")
+        if not 1 <= self.glue_read_segments <= MAX_READ_SEGMENTS:
+            raise ValueError(f"GLUE_READ_SEGMENTS must be between 1 and {MAX_READ_SEGMENTS}")
         if self.max_continuations < 0:
             raise ValueError("MAX_CONTINUATIONS cannot be negative")
         if not _NAMESPACE.fullmatch(self.metrics_namespace) or self.metrics_namespace.startswith(

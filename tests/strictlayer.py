@@ -15,7 +15,11 @@ rules before it meets AWS:
 4. Batch sizes, value lengths and value counts are checked before anything reaches moto.
 5. `OperationTimeoutException` can be injected, seeded like tests/faultproxy.py.
 6. Lake Formation: hidden tables, and tables whose reads or writes are not granted.
-7. Every Glue call is recorded (`calls`), with its page number and error.
+7. Every Glue call is recorded (`calls`), with its page number, error and, for `GetPartitions`,
+   how many partitions Glue had to load to answer it (`loaded`).
+8. Partition indexes (tests/glue_indexes.py): `CreatePartitionIndex`, `GetPartitionIndexes`,
+   `CREATING` then `ACTIVE`, Glue's limits; a filtered `GetPartitions` loads the whole table
+   unless an `ACTIVE` index serves its expression.
 
 S3 and anything that is not Glue (including moto's `/moto-api/`) pass through untouched.
 """
@@ -35,6 +39,7 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
+from tests import glue_indexes
 from tests.faultproxy import BaseHandler, LoopbackProxy, Request, _glue_error
 from tests.glue_expression import (
     ExpressionError,
@@ -88,6 +93,7 @@ VALUE_PATHS: dict[str, tuple[str | None, tuple[tuple[str, ...], ...]]] = {
     "DeletePartition": (None, (("PartitionValues",),)),
     "UpdatePartition": (None, (("PartitionValueList",), ("PartitionInput", "Values"))),
 }
+INDEX_OPERATIONS = frozenset({"CreatePartitionIndex", "GetPartitionIndexes"})
 MAX_VALUE_LENGTH = 1024
 MAX_SEGMENTS = 10
 _PAGING_FIELDS = ("MaxResults", "NextToken", "Segment")
@@ -107,6 +113,7 @@ class Strictness:
     hidden_tables: set[Table] = field(default_factory=set)  # not granted at all: invisible
     denied_reads: set[Table] = field(default_factory=set)  # no SELECT/DESCRIBE grant
     denied_writes: set[Table] = field(default_factory=set)  # no INSERT/DELETE/ALTER grant
+    index_active_after: int = 0  # Glue calls on a table before a new index is ACTIVE (0: at once)
 
 
 @dataclass
@@ -120,6 +127,10 @@ class Call:
     items: int = 0  # the batch size the client sent
     error: str | None = None  # the error code answered (the layer's or moto's)
     status: int | None = None
+    # GetPartitions: partitions Glue loaded to answer this page (the whole table on the first
+    # page of a filtered read no ACTIVE index serves; what the index selects where one does)
+    loaded: int | None = None
+    filtered: bool = False  # GetPartitions with an Expression
 
 
 class GlueError(Exception):
@@ -144,6 +155,7 @@ class _Cursor:
     items: list[dict[str, Any]]
     empty_pages: bool
     every: int
+    first_loaded: int | None = None  # what the first page loads (None: what it returns)
     starts: dict[int, tuple[int, int, bool]] = field(default_factory=dict)
     # page number → (items already served, full pages since the last empty one, last was empty)
 
@@ -161,6 +173,7 @@ class StrictLayer(LoopbackProxy):
         self.records: list[Call] = []
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
         self._opened: Counter[str] = Counter()  # reads opened per scope: tokens repeat by run
+        self.indexes: dict[Table, list[glue_indexes.Index]] = {}
 
     @property
     def upstream_endpoint(self) -> str:
@@ -204,6 +217,15 @@ class StrictLayer(LoopbackProxy):
             self._seen.clear()
             self._cursors.clear()
             self._opened.clear()
+            self.indexes.clear()
+
+    def loaded(self, table: str | None = None) -> list[int]:
+        """Partitions loaded by each answered `GetPartitions` page (on `table`), in order."""
+        return [
+            c.loaded
+            for c in self.calls("GetPartitions")
+            if c.loaded is not None and table in (None, c.table)
+        ]
 
     # ------------------------------------------------------------------ the rules
 
@@ -215,6 +237,10 @@ class StrictLayer(LoopbackProxy):
         if table is not None:
             self._lake_formation(operation, table)
         self._check_batch(operation, payload)
+        if table is not None:
+            self._age_indexes(table)
+        if operation in INDEX_OPERATIONS:
+            return self._index_call(operation, payload, table, forward)
         if operation in PAGED:
             return self._page(request, call, table, forward)
         if operation in VALUE_PATHS:
@@ -244,6 +270,31 @@ class StrictLayer(LoopbackProxy):
                 f"Insufficient Lake Formation permission(s): Required {WRITES[operation]} "
                 f"on {name}",
             )
+
+    def _age_indexes(self, table: Table) -> None:
+        """Each Glue call on a table brings its CREATING indexes one call nearer to ACTIVE."""
+        with self._lock:
+            for index in self.indexes.get(table, ()):
+                index.calls_left -= 1
+
+    def _index_call(
+        self, operation: str, payload: dict[str, Any], table: Table | None, forward: Forward
+    ) -> Answer:
+        keys = _partition_keys(table, forward)
+        if table is None or keys is None:
+            raise GlueError("EntityNotFoundException", "Table not found.")
+        with self._lock:
+            existing = self.indexes.setdefault(table, [])
+            if operation == "GetPartitionIndexes":
+                answer = {"PartitionIndexDescriptorList": [i.describe() for i in existing]}
+            else:
+                try:
+                    after = max(0, self.strictness.index_active_after)
+                    existing.append(glue_indexes.new_index(payload, keys, existing, after))
+                except glue_indexes.IndexRefused as e:
+                    raise GlueError(e.code, e.message) from e
+                answer = {}
+        return 200, dict(_JSON), json.dumps(answer).encode()
 
     @staticmethod
     def _check_batch(operation: str, payload: dict[str, Any]) -> None:
@@ -287,6 +338,7 @@ class StrictLayer(LoopbackProxy):
         if operation != "GetPartitions" or not expression.strip():
             expression = ""  # blank is no filter; GetTables' Expression is moto's to apply
         scope = (operation, table, expression, segment)
+        call.filtered = bool(expression)
         token = payload.get("NextToken")
         if token:
             cursor_id, page = self._cursor_of(token, scope)
@@ -296,7 +348,7 @@ class StrictLayer(LoopbackProxy):
                 return opened  # moto's own error (no such table...), passed on
             cursor_id, page = opened, 1
         call.page = page
-        return self._serve(cursor_id, page, size or min(self.strictness.page_size, most))
+        return self._serve(cursor_id, call, size or min(self.strictness.page_size, most))
 
     def _open(
         self, request: Request, scope: tuple[Any, ...], result_key: str, forward: Forward
@@ -317,8 +369,12 @@ class StrictLayer(LoopbackProxy):
         if operation == "GetTables":
             database = payload.get("DatabaseName")
             items = [t for t in items if (database, t["Name"]) not in s.hidden_tables]
+        first_loaded = None
         if matcher is not None:
             try:
+                with self._lock:
+                    indexes = list(self.indexes.get(table, ()))
+                first_loaded = glue_indexes.loaded(matcher, items, indexes)
                 items = matcher.select(items)
             except StoredValueError as e:
                 raise GlueError("InvalidStateException", str(e)) from e
@@ -327,6 +383,7 @@ class StrictLayer(LoopbackProxy):
             items = [p for p in items if _segment_number(p["Values"], total) == number]
         empty_pages = bool(expression) and s.empty_filtered_pages
         cursor = _Cursor(scope, result_key, items, empty_pages, max(1, s.empty_page_every))
+        cursor.first_loaded = first_loaded
         cursor.starts[1] = (0, 0, False)
         with self._lock:
             digest = hashlib.sha256(repr(scope).encode()).hexdigest()[:12]
@@ -348,8 +405,9 @@ class StrictLayer(LoopbackProxy):
             raise invalid("Invalid or expired continuation token (NextToken)") from e
         return cursor_id, int(page)
 
-    def _serve(self, cursor_id: str, page: int, size: int) -> Answer:
-        """Page `page` of the cursor, with a NextToken unless it is the last."""
+    def _serve(self, cursor_id: str, call: Call, size: int) -> Answer:
+        """Page `call.page` of the cursor, with a NextToken unless it is the last."""
+        page = call.page or 1
         with self._lock:
             cursor = self._cursors[cursor_id]
             served, full_pages, last_empty = cursor.starts[page]
@@ -363,6 +421,9 @@ class StrictLayer(LoopbackProxy):
                 cursor.starts[page + 1] = after
             else:
                 self._cursors.pop(cursor_id, None)
+        if call.operation == "GetPartitions":
+            first = cursor.first_loaded if page == 1 else None
+            call.loaded = len(items) if first is None else first
         answer: dict[str, Any] = {cursor.result_key: items}
         if more:
             answer["NextToken"] = _token(cursor_id, page + 1)

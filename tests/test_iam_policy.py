@@ -43,6 +43,8 @@ IAM_ACTION = {
     ("glue", "GetPartitions"): "glue:GetPartitions",
     ("glue", "BatchCreatePartition"): "glue:BatchCreatePartition",
     ("glue", "BatchDeletePartition"): "glue:BatchDeletePartition",
+    ("glue", "GetPartitionIndexes"): "glue:GetPartitionIndexes",
+    ("glue", "CreatePartitionIndex"): "glue:CreatePartitionIndex",
     ("s3", "ListObjectsV2"): "s3:ListBucket",
     ("s3", "ListObjects"): "s3:ListBucket",
     ("lambda", "Invoke"): "lambda:InvokeFunction",
