@@ -24,7 +24,16 @@ from modules.ProcessLogger import get_logger
 from modules.Settings import MODES, Options, Settings
 from modules.TableReport import TOTALS, TableResult
 
-EVENT_KEYS = {"databases", "tables", "full_scan", "dry_run", "mode", "force", "continuation_depth"}
+EVENT_KEYS = {
+    "databases",
+    "tables",
+    "full_scan",
+    "dry_run",
+    "mode",
+    "force",
+    "continuation_depth",
+    "resume",
+}
 # The command line's progress display sets this to see each table's job start, one of how many;
 # in Lambda it stays None and costs one comparison a table.
 watch_table: Callable[[Future[TableResult], int], None] | None = None
@@ -63,7 +72,26 @@ def parse_event(event: Any, settings: Settings) -> tuple[list[str], list[str] | 
     depth = event.get("continuation_depth", 0)
     if not isinstance(depth, int) or isinstance(depth, bool) or depth < 0:
         raise ValueError(f"'continuation_depth' must be a whole number from 0, not {depth!r}")
-    return databases, tables, Options(mode=mode, continuation_depth=depth, **flags)
+    resume = _resume(event.get("resume", {}), databases, tables)
+    return databases, tables, Options(mode=mode, continuation_depth=depth, resume=resume, **flags)
+
+
+def _resume(
+    value: Any, databases: list[str], tables: list[str] | None
+) -> tuple[tuple[str, str], ...]:
+    """`resume`: {"database.table": location} for tables an earlier invocation cut, each a table
+    this event names."""
+    if not isinstance(value, dict):
+        raise ValueError("'resume' must be an object of \"database.table\": location")
+    points = []
+    for name, location in value.items():
+        database, _, table = str(name).partition(".")
+        if database not in databases or not table or (tables and table not in tables):
+            raise ValueError(f"'resume' names {name!r}, which is not a table of this event")
+        if not isinstance(location, str) or not location.startswith("s3"):
+            raise ValueError(f"'resume' of {name!r} must be an S3 location, not {location!r}")
+        points.append((f"{database}.{table}", location))
+    return tuple(sorted(points))
 
 
 def _names(event: dict[str, Any], key: str, required: bool) -> list[str] | None:
@@ -101,7 +129,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         ThreadPoolExecutor(settings.table_concurrency, "table") as table_pool,
     ):
         writer = glue_api.GlueWriter.for_settings(clients.glue, write_pool, settings)
-        work = Workers(clients, writer, s3_pool, settings)
+        work = Workers(clients, writer, s3_pool, settings, lambda: _out_of_time(context, settings))
         running: set[Future[TableResult]] = set()
         for i, (database, table) in enumerate(jobs):
             while len(running) >= settings.table_concurrency:
@@ -218,13 +246,6 @@ def _summary(
     else:
         status = "succeeded"
     totals = {"tables": len(results), **{c: sum(getattr(r, c) for r in results) for c in TOTALS}}
-    continuation = []
-    for database in databases:
-        names = sorted(t for d, t in remaining if d == database)
-        if names:
-            event: dict[str, Any] = {"databases": [database], "tables": names}
-            event.update({k: v for k, v in vars(options).items() if v != getattr(Options, k)})
-            continuation.append(event)
     return {
         "status": status,
         "mode": options.mode,
@@ -233,10 +254,34 @@ def _summary(
         "totals": totals,
         "tables": [r.to_dict(settings.max_reported_errors) for r in results],
         "remaining": [{"database": d, "table": t} for d, t in remaining],
-        "continuation": continuation,
+        "continuation": _continuation(results, remaining, options, databases),
         "handed_on": [],
         "errors": [],
     }
+
+
+def _continuation(
+    results: list[TableResult],
+    remaining: list[tuple[str, str]],
+    options: Options,
+    databases: list[str],
+) -> list[dict[str, Any]]:
+    """One event per database with the tables not started and the tables cut at the deadline
+    (with where each resumes), and this run's options."""
+    continuation = []
+    for database in databases:
+        cut = {r.table: r.resume for r in results if r.database == database and r.resume}
+        names = sorted({t for d, t in remaining if d == database} | set(cut))
+        if not names:
+            continue
+        event: dict[str, Any] = {"databases": [database], "tables": names}
+        event.update(
+            {k: v for k, v in vars(options).items() if k != "resume" and v != getattr(Options, k)}
+        )
+        if cut:
+            event["resume"] = {f"{database}.{t}": cut[t] for t in sorted(cut)}
+        continuation.append(event)
+    return continuation
 
 
 def main(argv: list[str] | None = None) -> int:

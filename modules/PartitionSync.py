@@ -6,8 +6,8 @@ main.py only schedules tables and shapes the summary.
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,10 +17,11 @@ from modules import S3Listing as s3l
 from modules import S3PrefixGeneration as s3p
 from modules.AwsClientObj import AwsClients
 from modules.CatalogRead import CatalogRead
+from modules.OrderedCreate import OrderedCreator, OrderKey, TableCut
 from modules.ProcessLogger import get_logger
 from modules.Removal import Target, expire, remove_gone
 from modules.Settings import Options, Settings
-from modules.TableControl import Expiry, freshness
+from modules.TableControl import freshness
 from modules.TableReport import COUNTS, TableResult
 from modules.TableScan import TableScan
 from modules.TableSpec import TableSpec, run_table
@@ -35,6 +36,8 @@ class Workers:
     writer: glue_api.GlueWriter
     s3_pool: Executor
     settings: Settings
+    # True once less than TIME_MARGIN_SECONDS remains of the invocation (never without a context)
+    out_of_time: Callable[[], bool] = lambda: False
 
 
 def sync_table(
@@ -46,9 +49,10 @@ def sync_table(
     now: datetime,
 ) -> TableResult:
     """Bring one table's catalog partitions in line with S3; never raises."""
+    resume = options.resume_point(database, table.get("Name", ""))
 
     def sync(spec: TableSpec, result: TableResult) -> None:
-        _TableSync(work, spec, options, nested_locations, now, result).run()
+        _TableSync(work, spec, options, nested_locations, now, result, resume).run()
 
     return run_table(database, table, sync)
 
@@ -64,8 +68,10 @@ class _TableSync:
         nested_locations: list[str],
         now: datetime,
         result: TableResult,
+        resume: str | None = None,
     ) -> None:
         self.work = work
+        self.resume = resume  # where an earlier invocation was cut (a partition's location)
         self.glue = work.clients.glue
         self.s3 = work.clients.s3
         self.spec = spec
@@ -78,7 +84,8 @@ class _TableSync:
         self.catalog = CatalogRead(work.clients.glue, work.settings, spec, options.dry_run)
         self.known = self.catalog.known  # registered partitions read
         self.notes = self.catalog.notes  # how the catalog had to be read, for scan_reason
-        self.creator: _OrderedCreator | None = None
+        self.creator: OrderedCreator | None = None
+        self.layout: s3p.Layout | None = None
 
     @property
     def split(self) -> KeySplit:
@@ -88,15 +95,21 @@ class _TableSync:
         registered = self._read_catalog()
         layout = self.spec.layout(self.now, _sample_paths(self.spec, registered))
         scan = self._scan(layout)
-        self.creator = _OrderedCreator(self, layout, self.spec.expiry(self.now))
+        self.creator = self._creator(layout)
+        discovery: s3l.Discovery | None = None
         try:
             discovery = self._discover(scan, registered)
+        except TableCut:
+            pass
         finally:
             outcome = self.creator.finish()
+        if discovery is None:
+            discovery = self._cut()
         self._report_scan(layout, scan, discovery)
         self.result.record_writes(outcome)
         self.result.expired = self.creator.expired
-        self._remove(layout, scan, discovery)
+        if self.result.resume is None:  # a cut table removes nothing: its listing is partial
+            self._remove(layout, scan, discovery)
         self._record_freshness(layout, outcome)
         self._log(scan, discovery)
 
@@ -133,9 +146,52 @@ class _TableSync:
         )
 
     def _found(self, values: tuple[str, ...], prefix: str) -> None:
-        """The scan's sink: each partition found goes to the creator (set by `_discover`)."""
-        assert self.creator is not None
-        self.creator.add(values, prefix)
+        """The scan's sink: each partition found goes to the creator (set by `run`), at its
+        location in the table's own scheme (s3a:// stays s3a://)."""
+        assert self.creator is not None and self.layout is not None
+        self.creator.add(values, prefix, self.layout.url(prefix))
+
+    def _creator(self, layout: s3p.Layout) -> OrderedCreator:
+        self.layout = layout
+        return OrderedCreator(
+            self.work.writer,
+            (self.database, self.name),
+            glue_api.partition_input_builder(self.spec.table),
+            self.known,
+            self.options.dry_run,
+            self.spec.expiry(self.now),
+            self._order,
+            self.work.out_of_time,
+            self._resume_key(layout),
+        )
+
+    def _order(self, values: tuple[str, ...], prefix: str) -> OrderKey:
+        """Where a partition stands in the order it is registered in: its path, or its time
+        where paths do not sort in time."""
+        return prefix if self.split.path_ordered else (self.split.time_order(values), prefix)
+
+    def _resume_key(self, layout: s3p.Layout) -> OrderKey | None:
+        """The order key of the resume point; ValueError when it is no partition of the table."""
+        if self.resume is None:
+            return None
+        bucket = f"s3://{layout.bucket}/"
+        url = s3p.canonical_url(self.resume)
+        parsed = layout.parse(url[len(bucket) :] + "resume") if url.startswith(bucket) else None
+        if parsed is None or parsed.values is None or parsed.prefix is None:
+            raise ValueError(f"resume point {self.resume} is not a partition path of this table")
+        return self._order(parsed.values, parsed.prefix)
+
+    def _cut(self) -> s3l.Discovery:
+        """The table stopped at the deadline: where the next invocation resumes, and what was
+        found before it."""
+        assert self.creator is not None and self.creator.cut is not None
+        location = self.creator.cut[1]
+        self.result.resume = location
+        self.result.problem(
+            f"cut by the deadline before {location}: everything before it is registered; "
+            "the rest is handed on in 'continuation'"
+        )
+        return s3l.Discovery(partitions=dict.fromkeys(self.creator.created_values, ""))
 
     def _discover(self, scan: TableScan, registered: list[dict[str, Any]]) -> s3l.Discovery:
         """Incremental from the newest registered partitions when it can be, else the whole
@@ -254,78 +310,6 @@ class _TableSync:
             result.errors.append(f"skipped {layout.url(prefix)}: {reason}")
         if discovery.error:
             result.problem(discovery.error)
-
-
-class _OrderedCreator:
-    """Registers new partitions as the listing finds them, in S3 path order, one chunk after the
-    other on a thread of its own.
-
-    The writes overlap the listing that feeds them, and a run that dies half-way leaves no
-    registered partition above one it never wrote, so the next incremental run (which lists
-    after the newest registered path) finds the rest. For the same reason, once a chunk could not
-    be written (a failed call, or transient errors that outlasted the retries), the later chunks
-    are not sent: they are reported failed and the next run starts from there.
-    """
-
-    def __init__(self, sync: _TableSync, layout: s3p.Layout, expiry: Expiry | None) -> None:
-        self.sync = sync
-        self.layout = layout
-        self.known = sync.known
-        self.dry_run = sync.options.dry_run
-        self.build = glue_api.partition_input_builder(sync.spec.table)
-        self.batch: list[dict[str, Any]] = []
-        self.thread = ThreadPoolExecutor(1, "ordered-create")
-        self.chunks: list[Future[glue_api.WriteOutcome]] = []
-        self.halted = False
-        self.lock = threading.Lock()  # branches are listed at once, each adding its partitions
-        self.expiry = expiry
-        self.expired = 0  # found in S3 but past the retention period: never registered
-        self.added: list[tuple[str, ...]] = []
-
-    def add(self, values: tuple[str, ...], prefix: str) -> None:
-        """Queue a partition found in S3 unless it is registered already. Chunks may mix
-        branches; each branch's partitions keep the order they were found in."""
-        if values in self.known:
-            return
-        location = self.layout.url(prefix)  # in the table's own scheme (s3a:// stays s3a://)
-        with self.lock:
-            if self.expiry is not None and self.expiry(values):
-                self.expired += 1
-                return
-            self.added.append(values)
-            if self.dry_run:
-                return
-            self.batch.append(self.build(values, location))
-            if len(self.batch) == glue_api.CREATE_CHUNK:
-                self._flush()
-
-    def _flush(self) -> None:
-        if self.batch:
-            batch, self.batch = self.batch, []
-            self.chunks.append(self.thread.submit(self._write, batch))
-
-    def _write(self, batch: list[dict[str, Any]]) -> glue_api.WriteOutcome:
-        """One chunk, on the creator's single thread (so chunks go out in order)."""
-        if self.halted:
-            reason = "not sent: an earlier chunk of this table failed; the next run retries it"
-            return glue_api.WriteOutcome(failed={tuple(p["Values"]): reason for p in batch})
-        outcome = self.sync.work.writer.create(self.sync.database, self.sync.name, batch)
-        self.halted = outcome.incomplete
-        return outcome
-
-    def finish(self) -> glue_api.WriteOutcome:
-        """Write what is left, wait for every chunk; a dry run's `done` is what would be."""
-        with self.lock:
-            self._flush()
-        try:
-            if self.dry_run:
-                return glue_api.WriteOutcome(done=list(self.added))
-            outcome = glue_api.WriteOutcome()
-            for chunk in self.chunks:
-                outcome.merge(chunk.result())
-            return outcome
-        finally:
-            self.thread.shutdown()
 
 
 def _enum_values(split: KeySplit, params: dict[str, str]) -> dict[str, list[str]]:

@@ -157,3 +157,9 @@ class Options:
     mode: str = "add"
     force: bool = False
     continuation_depth: int = 0  # links of self-continuation before this run
+    # ("database.table", location) of tables an earlier invocation cut at the deadline
+    resume: tuple[tuple[str, str], ...] = ()
+
+    def resume_point(self, database: str, table: str) -> str | None:
+        """Where an earlier invocation stopped this table, or None to start at the beginning."""
+        return dict(self.resume).get(f"{database}.{table}")
