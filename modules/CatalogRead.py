@@ -22,9 +22,6 @@ from modules.TableSpec import TableSpec
 
 # Registered partitions whose values show a table's date formats and padding.
 SAMPLES = 200
-# One page this big shows whether a writer pads its calendar fields (an hour or a day below 10
-# among them is all but certain).
-_PADDING_SAMPLE = 50
 
 Partition = dict[str, Any]
 
@@ -53,11 +50,9 @@ class CatalogRead:
         """The registered partitions discovery starts from: the recent end of the table (all of
         it when `full`); the spec is then refined with what their values show."""
         split = self.spec.split
+        wants = PartitionIndex.wanted(expressions.index_keys(split), split.branch)
         self.index = PartitionIndex.prepare(
-            *self._where,
-            expressions.index_keys(split),
-            self.settings.partition_index,
-            self.dry_run,
+            *self._where, wants, self.settings.partition_index, self.dry_run
         )
         refused = [r for k in split.keys if (r := expressions.unfilterable(k))]
         if refused and not full:  # such a key never reaches an expression: reads are wider
@@ -69,18 +64,22 @@ class CatalogRead:
         return registered
 
     def _recent(self, now: datetime) -> list[Partition]:
-        self.windows = expressions.recent_windows(self.spec.split, now)
-        if self.index.served and self.windows and self.windows.pieces is None:
-            # an index serves, but `=` needs to know how the values are padded: one page shows it
-            sample = glue_api.sample_partitions(*self._where, _PADDING_SAMPLE)
+        indexed = self.index.serves("time")
+        if indexed:
+            # one unfiltered page first: a table that fits in it is read whole in one call (what
+            # a window would cost, and it loads no more); a bigger one shows its padding
+            first, more = glue_api.first_page(*self._where, glue_api.PAGE)
             self.reads += 1
-            self.spec = self.spec.refined(p["Values"] for p in sample)
-            self.windows = expressions.recent_windows(self.spec.split, now)
+            if not more:
+                self.complete = True
+                return first
+            self.spec = self.spec.refined(p["Values"] for p in first[:SAMPLES])
+        self.windows = expressions.recent_windows(self.spec.split, now)
         found = glue_api.find_recent_partitions(
             *self._where,
             self.windows,
             self.notes,
-            indexed=self.index.served,
+            indexed=indexed,
             segments=self.settings.glue_read_segments,
         )
         self.reads += found.reads
@@ -109,6 +108,7 @@ class CatalogRead:
             self.windows_read,
             self.notes,
             self.settings.glue_read_segments,
+            self.index.serves("branch"),
         )
         self.reads += more
         self._keep(found)

@@ -29,7 +29,12 @@ from typing import Any, NamedTuple
 from botocore.exceptions import BotoCoreError, ClientError
 
 from modules.AwsErrors import describe, error_code
-from modules.GlueExpressions import RecentWindows, branch_expressions, expired_expression
+from modules.GlueExpressions import (
+    RecentWindows,
+    branch_equality,
+    branch_expressions,
+    expired_expression,
+)
 from modules.Settings import Settings
 from modules.TimeKeys import KeySplit, PartitionKey
 
@@ -152,13 +157,30 @@ def _slim(partition: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def sample_partitions(glue: Any, database: str, table: str, count: int) -> list[dict[str, Any]]:
-    """One page of at most `count` registered partitions, unfiltered (Glue loads no more than it
-    returns): their values show date formats and padding before any expression is written."""
-    response = glue.get_partitions(
-        DatabaseName=database, TableName=table, ExcludeColumnSchema=True, MaxResults=count
-    )
-    return [_slim(p) for p in response.get("Partitions", ())]
+# GetPartitions' largest page (API reference, MaxResults).
+PAGE = 1000
+
+
+def first_page(
+    glue: Any, database: str, table: str, count: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """The first page of at most `count` registered partitions, unfiltered (Glue loads no more
+    than it returns), and whether more follow. Glue may answer a short or empty page with a
+    NextToken; then the next pages are read until `count` are in hand."""
+    params: dict[str, Any] = {
+        "DatabaseName": database,
+        "TableName": table,
+        "ExcludeColumnSchema": True,
+        "MaxResults": count,
+    }
+    found: list[dict[str, Any]] = []
+    while True:
+        response = glue.get_partitions(**params)
+        found += [_slim(p) for p in response.get("Partitions", ())]
+        token = response.get("NextToken")
+        if not token or len(found) >= count:
+            return found, bool(token)
+        params["NextToken"] = token
 
 
 class RecentRead(NamedTuple):
@@ -210,6 +232,8 @@ def _unique(partitions: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 # Reading a few branches by name beats reading everything; past this many reads it does not.
 _MAX_BRANCH_READS = 3
+# Reads of one branch each, where an index serves them: each loads that branch alone.
+_MAX_INDEXED_BRANCH_READS = 10
 
 
 def read_branches(
@@ -222,16 +246,25 @@ def read_branches(
     windows_read: int,
     notes: list[str] | None = None,
     segments: int = 1,
+    indexed: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
     """Registered partitions of branches the recent window did not cover (a branch that went
     quiet, or one that is new): within the widest window first, unless that was read already,
     then whatever is left, whole. Returns them and the number of reads; falls back to one read of
-    everything when the branches need more than a few expressions."""
+    everything when the branches need more than a few expressions. Where an index led by the
+    branch keys serves the table (`indexed`), each branch is read whole by itself instead: an
+    AND-only expression the index answers with that branch's partitions alone."""
+    if indexed and len(branches) <= _MAX_INDEXED_BRANCH_READS:
+        found: list[dict[str, Any]] = []
+        for values in branches:
+            expression = branch_equality(keys, values)
+            found += get_partitions(glue, database, table, expression, notes, segments)
+        return _unique(found), len(branches)
     steps: list[str | None] = []
     if windows and windows_read < len(windows.expressions):
         steps.append(windows.expressions[-1])
     steps.append(None)
-    found: list[dict[str, Any]] = []
+    found = []
     reads = 0
     left = list(branches)
     for window in steps:

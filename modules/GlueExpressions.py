@@ -303,6 +303,12 @@ def _tuple_compare(terms: list[tuple[str, str]], strict: str) -> str:
 # --------------------------------------------------------------------------- branches
 
 
+def branch_equality(keys: list[PartitionKey], values: tuple[str, ...]) -> str:
+    """`region = 'eu' AND tenant = 'a'`: one branch, AND-only (what an index led by the branch
+    keys serves). The keys are filterable: the caller's index was built on them."""
+    return " AND ".join(f"{k.name} = {_literal(k, v)}" for k, v in zip(keys, values, strict=True))
+
+
 def branch_expressions(
     keys: list[PartitionKey], branches: list[tuple[str, ...]], window: str | None = None
 ) -> list[str] | None:

@@ -31,15 +31,31 @@ _PREFIX = "partition_sync_"
 _MAX_NAME = 255
 
 
+@dataclass(frozen=True)
+class Wanted:
+    """An index the reads want: its keys, and how many of them must lead an index that serves
+    them (the first time key for the windows; every branch key for the reads by branch)."""
+
+    purpose: str  # "time" or "branch"
+    keys: list[PartitionKey]
+    lead: int
+
+    def served_by(self, index: dict[str, Any]) -> bool:
+        names = [k["Name"].lower() for k in index.get("Keys", ())]
+        return names[: self.lead] == [k.name.lower() for k in self.keys[: self.lead]]
+
+
 @dataclass
 class IndexState:
     """What a table's indexes mean for this run's reads, and what was done about them."""
 
-    served: bool = False  # an ACTIVE index leads with the keys the windows filter by
-    index: str | None = None  # the name of that index, or of the one created or being created
-    created: bool = False  # created by this run (it serves later runs, once ACTIVE)
-    would_create: dict[str, Any] | None = None  # dry run: the index a run would create
+    served: set[str] = field(default_factory=set)  # purposes an ACTIVE index serves
+    names: list[str] = field(default_factory=list)  # indexes that serve, or are being made
+    would_create: list[dict[str, Any]] = field(default_factory=list)  # dry run: would create
     warnings: list[str] = field(default_factory=list)
+
+    def serves(self, purpose: str) -> bool:
+        return purpose in self.served
 
 
 def index_name(keys: list[PartitionKey]) -> str:
@@ -59,36 +75,47 @@ def unindexable(keys: list[PartitionKey]) -> str | None:
     return None
 
 
+def wanted(time_keys: list[PartitionKey] | None, branch: list[PartitionKey]) -> list[Wanted]:
+    """The indexes a table's reads want: one led by its time keys (the windows, retention), and
+    for a table with branch keys one led by them, then the time keys (a branch's own reads,
+    which the first cannot serve: a new branch would otherwise cost a load of the whole table)."""
+    if not time_keys:
+        return []
+    found = [Wanted("time", time_keys, 1)]
+    if branch:
+        found.append(Wanted("branch", [*branch, *time_keys], len(branch)))
+    return found
+
+
 def prepare(
     glue: Any,
     database: str,
     table: str,
-    keys: list[PartitionKey] | None,
+    wants: list[Wanted],
     mode: str,
     dry_run: bool,
 ) -> IndexState:
-    """Read the table's indexes and, with mode `create`, create one where none serves `keys`
-    (None: the table's reads filter on no time key, so no index is read or made)."""
+    """Read the table's indexes and, with mode `create`, create those `wants` that no index
+    serves or is being made for (none is read or made without a want)."""
     state = IndexState()
-    if mode == "off" or not keys:
+    if mode == "off" or not wants:
         return state
     try:
         indexes = _indexes(glue, database, table)
     except (ClientError, BotoCoreError) as exc:
         state.warnings.append(f"reading partition indexes failed: {describe(exc)}")
         return state
-    lead = keys[0].name.lower()
-    for index in indexes:
-        names = [k["Name"].lower() for k in index.get("Keys", ())]
-        if names[:1] == [lead] and index.get("IndexStatus") == "ACTIVE":
-            state.served, state.index = True, index["IndexName"]
-            return state
-    pending = [i for i in indexes if [k["Name"].lower() for k in i.get("Keys", ())][:1] == [lead]]
-    if pending:  # being built (CREATING) or in another state: reads go without it this run
-        state.index = pending[0]["IndexName"]
-        return state
-    if mode == "create":
-        _create(glue, database, table, keys, len(indexes), dry_run, state)
+    count = len(indexes)
+    for want in wants:
+        matching = [i for i in indexes if want.served_by(i)]
+        active = [i for i in matching if i.get("IndexStatus") == "ACTIVE"]
+        if active:
+            state.served.add(want.purpose)
+            state.names.append(active[0]["IndexName"])
+        elif matching:  # being built (CREATING): reads go without it this run
+            state.names.append(matching[0]["IndexName"])
+        elif mode == "create":
+            count += _create(glue, (database, table), want.keys, count, dry_run, state)
     return state
 
 
@@ -106,27 +133,28 @@ def _indexes(glue: Any, database: str, table: str) -> list[dict[str, Any]]:
 
 def _create(
     glue: Any,
-    database: str,
-    table: str,
+    where: tuple[str, str],
     keys: list[PartitionKey],
     existing: int,
     dry_run: bool,
     state: IndexState,
-) -> None:
-    """CreatePartitionIndex on `keys`, or the warning that says why it was not made."""
+) -> bool:
+    """CreatePartitionIndex on `keys` (True), or the warning that says why it was not made."""
     reason = unindexable(keys)
     if reason is None and existing >= MAX_INDEXES:
         reason = f"the table has {existing} partition indexes, Glue's limit"
     if reason is not None:
         state.warnings.append(f"no partition index created: {reason}")
-        return
+        return False
     index = {"IndexName": index_name(keys), "Keys": [k.name for k in keys]}
     if dry_run:
-        state.would_create = index
-        return
+        state.would_create.append(index)
+        return True
+    database, table = where
     try:
         glue.create_partition_index(DatabaseName=database, TableName=table, PartitionIndex=index)
     except (ClientError, BotoCoreError) as exc:
         state.warnings.append(f"no partition index created: {describe(exc)}")
-        return
-    state.index, state.created = index["IndexName"], True
+        return False
+    state.names.append(index["IndexName"])
+    return True

@@ -122,8 +122,8 @@ class _TableSync:
         registered = self.catalog.start(self.now, full)
         self.spec = self.catalog.spec
         index, result = self.catalog.index, self.result
-        result.partition_index = index.index
-        result.would_create_index = index.would_create
+        result.partition_index = ", ".join(index.names) or None
+        result.would_create_index = index.would_create or None
         result.warnings += index.warnings
         return registered
 

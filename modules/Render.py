@@ -146,8 +146,7 @@ def _under(table: dict[str, Any], dry_run: bool) -> list[str]:
 def _index_and_resume(table: dict[str, Any]) -> list[str]:
     """The partition index a run would create, warnings, and where a cut table resumes."""
     lines = []
-    index = table.get("would_create_index")
-    if index:
+    for index in table.get("would_create_index") or []:
         keys = ", ".join(index.get("Keys", []))
         lines.append(f"would create partition index {index.get('IndexName')} ({keys})")
     lines += [f"warning: {warning}" for warning in table.get("warnings", [])]

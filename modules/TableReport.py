@@ -37,8 +37,8 @@ class TableResult:
     newest: list[str] | None = None  # values of the newest registered partition after the run
     lag_seconds: int | None = None  # now minus the end of the newest partition's period
     stale: bool = False  # lag over the table's partition.max.lag
-    partition_index: str | None = None  # the index that serves its reads, or is being made
-    would_create_index: dict[str, Any] | None = None  # dry run: the index a run would create
+    partition_index: str | None = None  # the indexes that serve its reads, or are being made
+    would_create_index: list[dict[str, Any]] | None = None  # dry run: what a run would create
     warnings: list[str] = field(default_factory=list)  # reported, but not problems
     resume: str | None = None  # cut by the deadline: where the next run takes over
 

@@ -20,7 +20,7 @@ from tests.strictlayer import StrictLayer
 NOW = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
 KEYS = ["year", "month", "day", "hour"]
 INDEX = "partition_sync_year_month_day_hour"
-HISTORY = 600  # hours registered before the test's runs
+HISTORY = 1500  # hours registered: more than one page of 1,000, so windows are read
 
 
 def _hour_values(moment: datetime) -> list[str]:
@@ -221,7 +221,7 @@ def test_a_dry_run_reports_the_index_it_would_create(aws: Aws, strict: StrictLay
     _firehose_table(aws)
     summary = _run(dry_run=True)
     entry = _entry(summary)
-    assert entry["would_create_index"] == {"IndexName": INDEX, "Keys": KEYS}
+    assert entry["would_create_index"] == [{"IndexName": INDEX, "Keys": KEYS}]
     assert not strict.calls("CreatePartitionIndex")
     assert f"would create partition index {INDEX} (year, month, day, hour)" in render(summary)
 
@@ -271,3 +271,31 @@ def test_text_keys_of_unknown_padding_keep_the_or_form() -> None:
     newest = {tuple(p["Values"]) for p in unpadded[-24:]}
     found = {tuple(p["Values"]) for p in parse(windows.expressions[1], keys).select(unpadded)}
     assert newest <= found
+
+
+def test_a_branch_led_index_serves_a_new_branch(aws: Aws, strict: StrictLayer) -> None:
+    """Glue docs, "Creating partition indexes" (an index serves equality on its leading keys):
+    a table with branch keys also gets an index led by them, so a branch that is new costs a
+    read of that branch alone, not a load of the whole table."""
+    aws.bucket("lake")
+    aws.database("raw_idx")
+    aws.table("raw_idx", "logs", "s3://lake/logs/", ["region", *KEYS])
+    hours = [NOW - timedelta(hours=h) for h in range(600, 1, -1)]
+    registered = [
+        ([r, *_hour_values(m)], f"s3://lake/logs/{r}/{m:%Y/%m/%d/%H}/")
+        for r in ("eu", "us")
+        for m in hours
+    ]
+    aws.register("raw_idx", "logs", registered)
+    _run()  # creates both indexes
+    assert [c.items for c in strict.calls("CreatePartitionIndex")] == [0, 0]
+    new = f"logs/ap/{NOW:%Y/%m/%d/%H}/part-0.json"
+    aws.put("lake", [new, f"logs/eu/{NOW:%Y/%m/%d/%H}/part-0.json"])
+    strict.clear_calls()
+    entry = _entry(_run())
+    assert entry["created"] == 2, dumps(entry)
+    assert entry["partition_index"] == (
+        "partition_sync_year_month_day_hour, partition_sync_region_year_month_day_hour"
+    )
+    loads = _filtered_loads(strict)
+    assert loads and max(loads) <= 2 * 24, loads
