@@ -50,7 +50,10 @@ from bench.systems import (
     child_env,
     event_batch_files,
 )
-from tests.strictlayer import Strictness, moto_behind_layer
+from modules import PartitionIndex
+from tests.glue_expression import Key
+from tests.glue_indexes import Index
+from tests.strictlayer import StrictLayer, Strictness, moto_behind_layer
 
 GLUTIL_REQUIREMENT = "glutil==1.0.0"
 HEADLINE_LATENCY_MS = report.HEADLINE_LATENCY_MS
@@ -62,7 +65,11 @@ MIN_ROUNDS_OTHER = 1
 # moto answers behind the strict layer, with Glue's own page of 1,000 partitions so that the call
 # counts compare with a real account's, and without the empty pages Glue can add to filtered reads
 # (they cost every system a call, unevenly).
-BENCH_STRICTNESS = Strictness(page_size=1000, empty_filtered_pages=False)
+# The layer keeps each table's partitions between reads (moto re-serialises every partition of a
+# table on each GetPartitions: seconds for S7's 100,000) and builds its partition indexes once.
+BENCH_STRICTNESS = Strictness(page_size=1000, empty_filtered_pages=False, cache_partitions=True)
+# What each partition Glue loads to answer a GetPartitions costs, in microseconds (see README).
+HEADLINE_LOAD_US = 20
 
 
 def results_path(latency_ms: float) -> Path:
@@ -194,18 +201,49 @@ def write_event_batches(scenarios: list[Scenario]) -> None:
             (WORK / f"{scenario.name}-sqs-batch-{i:03d}.json").write_text(json.dumps(batch))
 
 
+def prepare_layer(layer: StrictLayer, scenario: Scenario, system: System, endpoint: str) -> None:
+    """After a reset: the layer forgets what it kept, gets the indexes the system starts with
+    (`indexed`: those the function creates on its first run, ACTIVE), and reads each table once
+    so that the run does not pay for moto's serialising of every partition."""
+    import boto3
+
+    layer.forget_reads()
+    for table in scenario.tables:
+        where = (table.database, table.name)
+        if system.indexed:
+            keys = [Key(k, "string") for k in table.keys]
+            time_keys, branch = keys[table.branch_keys :], keys[: table.branch_keys]
+            wanted = [time_keys] + ([branch + time_keys] if branch else [])
+            layer.indexes[where] = [
+                Index(PartitionIndex.index_name(w), w, 0)  # type: ignore[arg-type]
+                for w in wanted
+            ]
+    glue = boto3.client(
+        "glue",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    for table in scenario.tables:
+        glue.get_partitions(DatabaseName=table.database, TableName=table.name, MaxResults=1)
+    layer.clear_calls()
+
+
 def measure(
     launcher: Launcher,
     system: System,
     scenario: Scenario,
     state: MotoState,
-    endpoint: str,
+    layer: StrictLayer,
     tag: str,
     timeout_s: float,
     latency_ms: float,
 ) -> RunResult:
     """Resets the catalog, runs the system once, and checks the catalog it leaves."""
     state.reset(scenario)
+    endpoint = layer.endpoint
+    prepare_layer(layer, scenario, system, endpoint)
     env = child_env(endpoint, system.pythonpath, WORK / "calls.json", latency_ms)
     env.update(system.env)
     result = launcher.run(system.command(scenario), env, WORK / "logs" / tag, timeout_s)
@@ -226,8 +264,11 @@ def measure(
 
 
 def _reported_created(stdout: str) -> int | None:
+    """The summary's created total (a chain of invocations: the sum of theirs)."""
     try:
-        return int(json.loads(stdout)["totals"]["created"])
+        answer = json.loads(stdout)
+        summaries = answer if isinstance(answer, list) else [answer]
+        return sum(int(s["totals"]["created"]) for s in summaries)
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -246,11 +287,17 @@ def run_setting(
     rounds: int,
     chosen: list[Scenario],
     systems: list[System],
-    context: tuple[Launcher, MotoState, str, float],
+    context: tuple[Launcher, MotoState, StrictLayer, float],
+    load_us: float = HEADLINE_LOAD_US,
 ) -> dict[str, Any]:
     """Every system on every scenario, `rounds` times, under one latency setting."""
-    launcher, state, endpoint, timeout_s = context
-    print(f"\n--- {latency_ms:g} ms per call, {rounds} round(s) ---", flush=True)
+    launcher, state, layer, timeout_s = context
+    layer.strictness.load_cost_us = load_us
+    print(
+        f"\n--- {latency_ms:g} ms per call, {load_us:g} µs per partition loaded, "
+        f"{rounds} round(s) ---",
+        flush=True,
+    )
     # Rounds outermost: every scenario and system is measured once per round, so that a
     # change in the machine's load touches S1 and S1L (whose ratio is a target) alike.
     runs: dict[str, dict[str, list[RunResult]]] = {
@@ -262,7 +309,7 @@ def run_setting(
                 if system.name not in runs[scenario.name]:
                     continue
                 tag = f"{latency_ms:g}ms-{scenario.name}-{system.name}-{rnd}"
-                r = measure(launcher, system, scenario, state, endpoint, tag, timeout_s, latency_ms)
+                r = measure(launcher, system, scenario, state, layer, tag, timeout_s, latency_ms)
                 runs[scenario.name][system.name].append(r)
                 print(
                     f"{tag:<36}{r.wall_s:>7.2f} s {sum(r.calls.values()):>6} calls "
@@ -280,7 +327,7 @@ def run_setting(
             entry["event_lower_bound_calls"] = scenario.event_lower_bound_calls
         entry["systems"] = {n: report.summarize(rs) for n, rs in runs[scenario.name].items()}
         scenarios[scenario.name] = entry
-    return {"latency_ms": latency_ms, "rounds": rounds, "scenarios": scenarios}
+    return {"latency_ms": latency_ms, "load_us": load_us, "rounds": rounds, "scenarios": scenarios}
 
 
 def _numbers(text: str, kind: type) -> list[Any]:
@@ -291,7 +338,11 @@ def _numbers(text: str, kind: type) -> list[Any]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", default="S1,S1L,S2,S3,S4,S5,S6,E1")
+    parser.add_argument(
+        "--scenarios",
+        default="S1,S1L,S2,S3,S4,S5,S6,E1,S7,S7T",
+        help="comma-separated; e.g. S7,S7T for the big table alone",
+    )
     parser.add_argument("--systems", default=",".join(s.name for s in SYSTEMS))
     parser.add_argument(
         "--latency-ms",
@@ -302,6 +353,11 @@ def main(argv: list[str] | None = None) -> int:
         "--rounds",
         default="3,1",
         help="interleaved runs per system, per latency setting (one value: the same for all)",
+    )
+    parser.add_argument(
+        "--load-us",
+        default=f"{HEADLINE_LOAD_US},0",
+        help="cost of each partition a GetPartitions loads, one value per --latency-ms value",
     )
     parser.add_argument("--cold-runs", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=300, help="seconds per run")
@@ -320,6 +376,11 @@ def main(argv: list[str] | None = None) -> int:
         rounds *= len(latencies)
     if len(rounds) != len(latencies) or min(rounds) < 1:
         parser.error("--rounds needs one positive value, or one per --latency-ms value")
+    loads = _numbers(args.load_us, float)
+    if len(loads) == 1:
+        loads *= len(latencies)
+    if len(loads) != len(latencies) or min(loads) < 0:
+        parser.error("--load-us needs one value from 0, or one per --latency-ms value")
 
     started = time.perf_counter()
     WORK.mkdir(parents=True, exist_ok=True)
@@ -361,9 +422,9 @@ def main(argv: list[str] | None = None) -> int:
             warm_up(endpoint, chosen[0], state, main_present)
             cold = cold_start(endpoint, args.cold_runs) if main_present else {}
             settings = []
-            for latency_ms, n in zip(latencies, rounds, strict=True):
-                context = (launcher, state, endpoint, args.timeout)
-                measured = run_setting(latency_ms, n, chosen, systems, context)
+            for latency_ms, n, load_us in zip(latencies, rounds, loads, strict=True):
+                context = (launcher, state, layer, args.timeout)
+                measured = run_setting(latency_ms, n, chosen, systems, context, load_us)
                 settings.append({**measured, "machine": machine(), "cold_start": cold})
     finally:
         launcher.close()
@@ -375,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         complete = everything and results["rounds"] >= MIN_ROUNDS.get(latency_ms, MIN_ROUNDS_OTHER)
         out = results_path(latency_ms)
         if not complete:
-            out = WORK / f"results-partial-{latency_ms:g}ms.json"
+            out = WORK / f"results-partial-{latency_ms:g}ms-{results['load_us']:g}us.json"
         out.write_text(json.dumps(results, indent=2) + "\n")
         written.append(str(out.relative_to(ROOT)))
     print("\n\n".join(report.render(results) for results in settings))

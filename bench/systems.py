@@ -33,6 +33,9 @@ HOOK = BENCH / "hook"
 # as the first three keys (a TypeError otherwise) and so runs on the Firehose steady states only.
 GLUTIL_LIMIT_SCENARIOS = ("S1", "S1L", "S4")
 EVENT_SCENARIOS = ("E1",)
+# The big table and its copy with a tenth of the history; the systems that only measure S7's
+# targets (a present index, one segment, cuts by the deadline) run there alone.
+BIG_SCENARIOS = ("S7", "S7T")
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,7 @@ class System:
     scenarios: tuple[str, ...] | None = None
     pythonpath: tuple[Path, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
+    indexed: bool = False  # the table starts with the partition indexes the function creates
 
     def runs(self, scenario: Scenario) -> bool:
         return self.scenarios is None or scenario.name in self.scenarios
@@ -74,6 +78,19 @@ def _glutil(limit_days: int) -> Callable[[Scenario], list[str]]:
     return command
 
 
+def _cut(s: Scenario) -> list[str]:
+    """A full reconcile cut by the deadline twice: a third of the new partitions per link."""
+    per_run = max(1, -(-s.expected_new // 3))
+    return [
+        sys.executable,
+        str(PEERS / "this_cut.py"),
+        "--database",
+        s.database,
+        "--per-run",
+        str(per_run),
+    ]
+
+
 def _wrangler(s: Scenario) -> list[str]:
     return [sys.executable, str(PEERS / "awswrangler_script.py"), "--database", s.database]
 
@@ -89,7 +106,12 @@ def _events(s: Scenario) -> list[str]:
 
 SYSTEMS = (
     System("this-incremental", False, _this(False)),
+    System("this-incremental-indexed", False, _this(False), BIG_SCENARIOS, indexed=True),
     System("this-full", True, _this(True)),
+    System(
+        "this-full-1-segment", True, _this(True), BIG_SCENARIOS, env=(("GLUE_READ_SEGMENTS", "1"),)
+    ),
+    System("this-full-cut", True, _cut, ("S7",)),
     System("glutil-full", True, _glutil(0), None, (GLUTIL_DIR,)),
     System("glutil-limit1", False, _glutil(1), GLUTIL_LIMIT_SCENARIOS, (GLUTIL_DIR,)),
     System("awswrangler-script", True, _wrangler),

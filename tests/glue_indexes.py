@@ -17,6 +17,7 @@ selects nothing and is not used.
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,19 +90,80 @@ def new_index(
     return Index(name, keys, active_after)
 
 
-def loaded(matcher: Filter, items: list[dict[str, Any]], indexes: list[Index]) -> int:
-    """How many partitions Glue loads to answer this expression: what the best ACTIVE index
-    selects, or every partition of the table when none serves it."""
+@dataclass
+class SortedIndex:
+    """An index's entries: each partition's converted key values, in order, for bisection."""
+
+    tuples: list[tuple[Any, ...]]
+    items: list[dict[str, Any]]
+
+    @classmethod
+    def build(
+        cls, index: Index, table_keys: tuple[Key, ...], items: list[dict[str, Any]]
+    ) -> SortedIndex:
+        names = [k.name.lower() for k in table_keys]
+        positions = [(names.index(k.name.lower()), k) for k in index.keys]
+        rows = []
+        for item in items:
+            try:
+                rows.append((tuple(k.convert(item["Values"][i]) for i, k in positions), item))
+            except (ValueError, IndexError):
+                continue  # a value the key's type cannot hold has no place in the index
+        rows.sort(key=lambda row: row[0])
+        return cls([row[0] for row in rows], [row[1] for row in rows])
+
+    def select(self, equal: list[Any], ranges: list[Node]) -> list[dict[str, Any]]:
+        """The entries whose leading keys equal `equal` and whose next key is in `ranges`."""
+        n = len(equal)
+        lo = bisect_left(self.tuples, tuple(equal), key=lambda t: t[:n])
+        hi = bisect_right(self.tuples, tuple(equal), key=lambda t: t[:n])
+        low, high = _bounds(ranges)
+        if low is not None:
+            find = bisect_left if low[1] else bisect_right
+            lo = find(self.tuples, low[0], lo, hi, key=lambda t: t[n])
+        if high is not None:
+            find = bisect_right if high[1] else bisect_left
+            hi = max(lo, find(self.tuples, high[0], lo, hi, key=lambda t: t[n]))
+        return self.items[lo:hi]
+
+
+def indexed_candidates(
+    matcher: Filter,
+    items: list[dict[str, Any]],
+    indexes: list[Index],
+    sorted_index: Any,
+) -> list[dict[str, Any]] | None:
+    """What Glue loads to answer this expression: the fewest partitions an ACTIVE index selects,
+    or None when no index serves it (Glue then loads every partition of the table).
+    `sorted_index(index)` gives the index's SortedIndex (the caller may keep them)."""
     conjuncts = _conjuncts(matcher.root)
-    best = len(items)
+    best: list[dict[str, Any]] | None = None
     for index in indexes:
         if index.status != "ACTIVE":
             continue
-        used = _served(conjuncts, index)
-        if used:
-            chosen = Filter(Logical("AND", tuple(used)), matcher.keys).select(items)
-            best = min(best, len(chosen))
+        equal, ranges = _served(conjuncts, index)
+        if not equal and not ranges:
+            continue
+        chosen = sorted_index(index).select([c.literal for c in equal], ranges)
+        if best is None or len(chosen) < len(best):
+            best = chosen
     return best
+
+
+def _bounds(ranges: list[Node]) -> tuple[tuple[Any, bool] | None, tuple[Any, bool] | None]:
+    """The tightest (value, inclusive) lower and upper bound of range conjuncts on one key."""
+    lows: list[tuple[Any, bool]] = []
+    highs: list[tuple[Any, bool]] = []
+    for node in ranges:
+        if isinstance(node, Between):
+            lows.append((node.low, True))
+            highs.append((node.high, True))
+        elif isinstance(node, Compare):
+            bound = (node.literal, node.operator.endswith("="))
+            (lows if node.operator.startswith(">") else highs).append(bound)
+    low = max(lows, key=lambda b: (b[0], not b[1])) if lows else None
+    high = min(highs, key=lambda b: (b[0], b[1])) if highs else None
+    return low, high
 
 
 def _conjuncts(node: Node) -> list[Node]:
@@ -110,22 +172,22 @@ def _conjuncts(node: Node) -> list[Node]:
     return [node]
 
 
-def _served(conjuncts: list[Node], index: Index) -> list[Node]:
+def _served(conjuncts: list[Node], index: Index) -> tuple[list[Compare], list[Node]]:
     """The conjuncts the index answers: `=` on its keys in order, then ranges on the next key."""
-    used: list[Node] = []
+    equal: list[Compare] = []
     for key in index.keys:
         name = key.name.lower()
-        equal = [
+        same = [
             c for c in conjuncts if isinstance(c, Compare) and c.key == name and c.operator == "="
         ]
-        if equal:
-            used += equal
+        if same:
+            equal.append(same[0])
             continue
-        used += [
+        ranges = [
             c
             for c in conjuncts
             if (isinstance(c, Compare) and c.key == name and c.operator in _RANGE)
             or (isinstance(c, Between) and c.key == name)
         ]
-        break
-    return used
+        return equal, ranges
+    return equal, []

@@ -31,6 +31,7 @@ import copy
 import hashlib
 import json
 import logging
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -114,6 +115,11 @@ class Strictness:
     denied_reads: set[Table] = field(default_factory=set)  # no SELECT/DESCRIBE grant
     denied_writes: set[Table] = field(default_factory=set)  # no INSERT/DELETE/ALTER grant
     index_active_after: int = 0  # Glue calls on a table before a new index is ACTIVE (0: at once)
+    # the benchmark's: keep moto's partitions of a table between reads (dropped on any write
+    # through the layer and on moto's reset; a writer that bypasses the layer must call
+    # forget_reads), and sleep this long per partition Glue loads (the cost of a load)
+    cache_partitions: bool = False
+    load_cost_us: float = 0.0
 
 
 @dataclass
@@ -174,6 +180,8 @@ class StrictLayer(LoopbackProxy):
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
         self._opened: Counter[str] = Counter()  # reads opened per scope: tokens repeat by run
         self.indexes: dict[Table, list[glue_indexes.Index]] = {}
+        self._tables: dict[Table, list[dict[str, Any]]] = {}  # cache_partitions: moto's answers
+        self._sorted: dict[tuple[Table, str], glue_indexes.SortedIndex] = {}
 
     @property
     def upstream_endpoint(self) -> str:
@@ -218,6 +226,8 @@ class StrictLayer(LoopbackProxy):
             self._cursors.clear()
             self._opened.clear()
             self.indexes.clear()
+            self._tables.clear()
+            self._sorted.clear()
 
     def loaded(self, table: str | None = None) -> list[int]:
         """Partitions loaded by each answered `GetPartitions` page (on `table`), in order."""
@@ -239,6 +249,8 @@ class StrictLayer(LoopbackProxy):
         self._check_batch(operation, payload)
         if table is not None:
             self._age_indexes(table)
+            if operation not in READS and operation not in PAGED:  # a write: moto changes
+                self._forget_table(table)
         if operation in INDEX_OPERATIONS:
             return self._index_call(operation, payload, table, forward)
         if operation in PAGED:
@@ -270,6 +282,12 @@ class StrictLayer(LoopbackProxy):
                 f"Insufficient Lake Formation permission(s): Required {WRITES[operation]} "
                 f"on {name}",
             )
+
+    def _forget_table(self, table: Table) -> None:
+        with self._lock:
+            self._tables.pop(table, None)
+            for key in [k for k in self._sorted if k[0] == table]:
+                del self._sorted[key]
 
     def _age_indexes(self, table: Table) -> None:
         """Each Glue call on a table brings its CREATING indexes one call nearer to ACTIVE."""
@@ -360,11 +378,10 @@ class StrictLayer(LoopbackProxy):
         matcher: Filter | None = None
         if expression:
             matcher = _expression_filter(expression, table, forward)
-        strip = (*_PAGING_FIELDS, "Expression") if operation == "GetPartitions" else _PAGING_FIELDS
-        answer = forward(operation, _without(payload, strip))
-        if answer[0] != 200:
-            return answer
-        items = json.loads(answer[2]).get(result_key) or []
+        items_or_error = self._everything(request, table, result_key, forward)
+        if not isinstance(items_or_error, list):
+            return items_or_error
+        items = items_or_error
         s = self.strictness
         if operation == "GetTables":
             database = payload.get("DatabaseName")
@@ -374,8 +391,11 @@ class StrictLayer(LoopbackProxy):
             try:
                 with self._lock:
                     indexes = list(self.indexes.get(table, ()))
-                first_loaded = glue_indexes.loaded(matcher, items, indexes)
-                items = matcher.select(items)
+                candidates = glue_indexes.indexed_candidates(
+                    matcher, items, indexes, lambda i: self._sorted_index(table, i, matcher, items)
+                )
+                first_loaded = len(items if candidates is None else candidates)
+                items = matcher.select(items if candidates is None else candidates)
             except StoredValueError as e:
                 raise GlueError("InvalidStateException", str(e)) from e
         if segment is not None:
@@ -393,6 +413,42 @@ class StrictLayer(LoopbackProxy):
             while len(self._cursors) > self.MAX_OPEN_CURSORS:
                 self._cursors.popitem(last=False)
         return cursor_id
+
+    def _everything(
+        self, request: Request, table: Table | None, result_key: str, forward: Forward
+    ) -> list[dict[str, Any]] | Answer:
+        """Every item moto holds for the paged read (kept per table with cache_partitions), or
+        moto's error."""
+        operation, payload = request.operation, request.payload or {}
+        cache = operation == "GetPartitions" and self.strictness.cache_partitions and table
+        if cache:
+            with self._lock:
+                kept = self._tables.get(table)  # type: ignore[arg-type]
+            if kept is not None:
+                return kept
+        strip = (*_PAGING_FIELDS, "Expression") if operation == "GetPartitions" else _PAGING_FIELDS
+        answer = forward(operation, _without(payload, strip))
+        if answer[0] != 200:
+            return answer
+        items = json.loads(answer[2]).get(result_key) or []
+        if cache:
+            with self._lock:
+                self._tables[table] = items  # type: ignore[index]
+        return items
+
+    def _sorted_index(
+        self, table: Table | None, index: glue_indexes.Index, matcher: Filter, items: list[Any]
+    ) -> glue_indexes.SortedIndex:
+        """The index's entries, kept with the table's partitions when those are kept."""
+        key = (table, index.name)
+        with self._lock:
+            kept = self._sorted.get(key)  # type: ignore[arg-type]
+        if kept is None:
+            kept = glue_indexes.SortedIndex.build(index, matcher.keys, items)
+            if self.strictness.cache_partitions:
+                with self._lock:
+                    self._sorted[key] = kept  # type: ignore[index]
+        return kept
 
     def _cursor_of(self, token: str, scope: tuple[Any, ...]) -> tuple[str, int]:
         try:
@@ -424,6 +480,8 @@ class StrictLayer(LoopbackProxy):
         if call.operation == "GetPartitions":
             first = cursor.first_loaded if page == 1 else None
             call.loaded = len(items) if first is None else first
+        if call.loaded and self.strictness.load_cost_us > 0:  # outside the lock: calls overlap
+            time.sleep(call.loaded * self.strictness.load_cost_us / 1e6)
         answer: dict[str, Any] = {cursor.result_key: items}
         if more:
             answer["NextToken"] = _token(cursor_id, page + 1)
