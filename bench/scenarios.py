@@ -163,6 +163,7 @@ class Scenario:
     database: str
     tables: list[TableSpec]
     notifications: bool = False
+    heavy: bool = False  # measured in the first round of each setting only (see run.py)
 
     @property
     def expected_new(self) -> int:
@@ -508,12 +509,14 @@ def build_scenarios(now: datetime | None = None) -> dict[str, Scenario]:
             f"tenant and {len(S7_NEW_TENANTS)} new tenants",
             "raw_bench_s7",
             [_tenant_table("raw_bench_s7", S7_HOURS, now)],
+            heavy=True,
         ),
         Scenario(
             "S7T",
             f"S7 with a tenth of the history ({len(S7_TENANTS) * S7_HOURS // 10:,} partitions)",
             "raw_bench_s7t",
             [_tenant_table("raw_bench_s7t", S7_HOURS // 10, now)],
+            heavy=True,
         ),
     ]
     return {s.name: s for s in scenarios}

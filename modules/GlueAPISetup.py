@@ -208,12 +208,10 @@ def find_recent_partitions(
     notes = [] if notes is None else notes
     for tried, window in enumerate(windows.reads(indexed) if windows else (), 1):
         noted = len(notes)
-        found: list[dict[str, Any]] = []
-        for expression in window:
-            reads += 1
-            found += get_partitions(glue, database, table, expression, notes, segments)
-            if len(notes) > noted:  # Glue could not filter: this is the whole table
-                return RecentRead(found, reads + 1, True, tried)
+        found = _read_all_of(glue, database, table, window, notes)
+        reads += len(window)
+        if len(notes) > noted:  # Glue could not filter: this is the whole table
+            return RecentRead(found, reads + 1, True, tried)
         if found:
             assert windows is not None
             if all(windows.fits(p) for p in found):
@@ -222,6 +220,23 @@ def find_recent_partitions(
     tried = len(windows.expressions) if windows else 0
     everything = get_partitions(glue, database, table, None, None, segments)
     return RecentRead(everything, reads + 1, True, tried)
+
+
+def _read_all_of(
+    glue: Any, database: str, table: str, expressions: list[str], notes: list[str]
+) -> list[dict[str, Any]]:
+    """The partitions of one window: its expressions read at once (a window's AND-only pieces
+    cost one round trip, not one each). Where Glue cannot filter (a note is added), each answer
+    is the whole table: one of them is returned."""
+    if len(expressions) == 1:
+        return get_partitions(glue, database, table, expressions[0], notes)
+    noted = len(notes)
+    with ThreadPoolExecutor(len(expressions), "glue-piece") as pool:
+        parts = [pool.submit(get_partitions, glue, database, table, e, notes) for e in expressions]
+        answers = [part.result() for part in parts]
+    if len(notes) > noted:
+        return max(answers, key=len)
+    return [p for answer in answers for p in answer]
 
 
 def _unique(partitions: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -6,8 +6,9 @@ sort in time: TableScan._in_time_order) and go out in chunks, one after the othe
 dies half-way leaves no registered partition above one it never wrote. The same order gives a
 table a place to stop: once less than `TIME_MARGIN_SECONDS` remains, the first partition that
 arrives is refused and the listing stops (`TableCut`); everything before the earliest refused
-partition is registered, nothing at or after it that was still waiting is sent, and the next
-invocation resumes there (`resume`), skipping what comes before it.
+partition is registered (and what other branches had found before the cut, each branch up to
+its own first refused partition), and the next invocation resumes there (`resume`), skipping
+what comes before it.
 """
 
 from __future__ import annotations
@@ -108,13 +109,11 @@ class OrderedCreator:
         return outcome
 
     def finish(self) -> glue_api.WriteOutcome:
-        """Write what is left (after a cut: only what comes before the cut point), wait for
-        every chunk; a dry run's `done` is what would be."""
+        """Write what is left, wait for every chunk; a dry run's `done` is what would be.
+        After a cut, what was accepted before it is written too, whichever branch it is in:
+        each branch's accepted partitions come before its own refused one, and keeping them
+        makes every invocation of a chain move forward, however the branches raced."""
         with self.lock:
-            if self.cut is not None:
-                point = self.cut[0]
-                self.batch = [(k, p) for k, p in self.batch if k < point]
-                self.added = [(k, v) for k, v in self.added if k < point]
             self._flush()
         try:
             if self.dry_run:
