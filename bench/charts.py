@@ -57,7 +57,7 @@ def _bars(results: dict[str, Any], metric: str, label: str, path: Path, log: boo
         ax.set_yscale("log")
     ax.set_ylabel(label)
     ax.set_title(f"{label.split(' (')[0]} per system and scenario ({_setting(results)})")
-    ax.legend(fontsize="small", ncol=3)
+    ax.legend(fontsize="small", ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.1))
     fig.tight_layout()
     fig.savefig(path, format="svg", metadata={"Date": None})
     plt.close(fig)

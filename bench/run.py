@@ -300,8 +300,10 @@ def run_setting(
     )
     # Rounds outermost: every scenario and system is measured once per round, so that a
     # change in the machine's load touches S1 and S1L (whose ratio is a target) alike.
+    headline = latency_ms == HEADLINE_LATENCY_MS
     runs: dict[str, dict[str, list[RunResult]]] = {
-        scn.name: {s.name: [] for s in systems if s.runs(scn)} for scn in chosen
+        scn.name: {s.name: [] for s in systems if s.runs(scn) and (headline or not s.headline_only)}
+        for scn in chosen
     }
     for rnd in range(1, rounds + 1):
         for scenario in chosen:

@@ -9,6 +9,7 @@ read, and where one serves, each window is read as AND-only pieces the index ans
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,6 +38,7 @@ class CatalogRead:
     windows: RecentWindows | None = None
     index: PartitionIndex.IndexState = field(default_factory=PartitionIndex.IndexState)
     reads: int = 0  # GetPartitions reads (pages and segments aside)
+    seconds: float = 0.0  # spent reading the catalog (the logs say it: what segments save)
     windows_read: int = 0
     complete: bool = False  # every registered partition has been read
     known: dict[tuple[str, ...], Partition] = field(default_factory=dict)  # registered, read
@@ -88,9 +90,11 @@ class CatalogRead:
 
     def read_all(self) -> list[Partition]:
         """Every registered partition (in segments read at once), once a run."""
+        started = time.monotonic()
         registered = glue_api.get_partitions(
             *self._where, segments=self.settings.glue_read_segments
         )
+        self.seconds += time.monotonic() - started
         self.reads += 1
         self.complete = True
         self._keep(registered)

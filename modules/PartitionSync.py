@@ -251,6 +251,7 @@ class _TableSync:
                 "scan_reason": result.scan_reason,
                 "branches": scan.branches,
                 "partition_reads": self.catalog.reads,
+                "whole_read_seconds": round(self.catalog.seconds, 3),
                 "partition_index": result.partition_index,
                 "registered_read": len(self.known),
                 "list_calls": discovery.list_calls,

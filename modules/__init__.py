@@ -2,8 +2,9 @@
 
 0. The command line: CommandLine, imported by main.main() alone (never in Lambda).
 1. Modes: PartitionSync (the scheduled run), EventSync (S3 events), Continuation.
-2. Per table: CatalogRead (the scheduled run's catalog reads), TableSpec (one view of a table,
-   one way it ends in its entry), TableScan, Removal, TableControl (the table's properties).
+2. Per table: CatalogRead (the scheduled run's catalog reads), OrderedCreate (registering in
+   order, the deadline inside a table), TableSpec (one view of a table, one way it ends in its
+   entry), TableScan, Removal, TableControl (the table's properties).
 3. Sides: GlueAPISetup, GlueExpressions and PartitionIndex (Glue); S3Listing,
    S3PrefixGeneration, S3Events (S3).
 4. Leaves: TableReport, TimeKeys, Settings, Metrics, AwsErrors, AwsClientObj, ProcessLogger,
