@@ -24,6 +24,8 @@ def merged(results: list[dict[str, Any]]) -> dict[str, Any]:
     """One results dict whose scenarios are those of every file (later files win)."""
     out = dict(results[-1])
     out["scenarios"] = {name: scn for r in results for name, scn in r["scenarios"].items()}
+    if len({r.get("load_us") for r in results}) > 1:  # the files charge loads differently
+        out["load_us"] = None
     return out
 
 
@@ -98,5 +100,5 @@ def _registered(scenario: str) -> int:
 
 def _setting(results: dict[str, Any]) -> str:
     load = results.get("load_us")
-    per_load = f" + {load:g} µs/partition loaded" if load is not None else ""
+    per_load = f" + {load:g} µs/partition loaded" if load else ""
     return f"{results.get('latency_ms', 0):g} ms/call{per_load}"

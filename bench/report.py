@@ -476,7 +476,8 @@ def _setting(results: dict[str, Any]) -> str:
 def markdown(results: dict[str, Any]) -> str:
     """The results as Markdown tables (ratios first), for the README."""
     lines = [
-        f"{_setting(results).capitalize()}. Measured on: {results.get('machine', '?')}.",
+        f"{_setting(results)[0].upper()}{_setting(results)[1:]}. Measured on: "
+        f"{results.get('machine', '?')}.",
         "",
         "| scenario | system | wall x best peer | calls x best peer | calls x lower bound "
         "| calls | wall s | created | correct | peak RSS MB |",
