@@ -349,7 +349,7 @@ def _numbers(text: str, kind: type) -> list[Any]:
     return [int(v) if isinstance(v, float) and v.is_integer() else v for v in values]
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "--scenarios",
@@ -381,6 +381,50 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--charts", type=Path, nargs="+", help="draw bench/'s SVG charts from saved results files"
     )
+    return parser
+
+
+def _per_setting(
+    parser: argparse.ArgumentParser, text: str, kind: type, count: int, name: str, least: float
+) -> list[Any]:
+    """A comma-separated option with one value for all settings or one per setting."""
+    values = _numbers(text, kind)
+    if len(values) == 1:
+        values *= count
+    if len(values) != count or min(values) < least:
+        parser.error(f"{name} needs one value from {least:g}, or one per --latency-ms value")
+    return values
+
+
+def _systems(wanted: list[str], main_present: bool) -> list[System]:
+    """The chosen systems that can run here."""
+    systems = [s for s in SYSTEMS if s.name in wanted]
+    if not main_present:
+        print("main.py is not there yet: this project's systems are left out")
+        systems = [s for s in systems if not s.name.startswith("this-")]
+    if any(s.name.startswith("glutil") for s in systems) and not ensure_glutil():
+        print(f"could not install {GLUTIL_REQUIREMENT}: glutil is left out")
+        systems = [s for s in systems if not s.name.startswith("glutil")]
+    return systems
+
+
+def _write(results: dict[str, Any], everything: bool) -> list[str]:
+    """One setting's results file (bench/ for a complete run, with the charts at the headline;
+    bench/.work/ otherwise); the paths written."""
+    latency_ms = results["latency_ms"]
+    complete = everything and results["rounds"] >= MIN_ROUNDS.get(latency_ms, MIN_ROUNDS_OTHER)
+    out = results_path(latency_ms)
+    if not complete:
+        out = WORK / f"results-partial-{latency_ms:g}ms-{results['load_us']:g}us.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    written = [out]
+    if complete and latency_ms == HEADLINE_LATENCY_MS:
+        written += charts.write_charts(results, BENCH)
+    return [str(p.relative_to(ROOT)) for p in written]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
     args = parser.parse_args(argv)
     if args.charts:
         saved = [json.loads(path.read_text()) for path in args.charts]
@@ -392,28 +436,13 @@ def main(argv: list[str] | None = None) -> int:
         print("\n\n".join(report.markdown(r) if args.markdown else report.render(r) for r in saved))
         return 0
     latencies = _numbers(args.latency_ms, float)
-    rounds = _numbers(args.rounds, int)
-    if len(rounds) == 1:
-        rounds *= len(latencies)
-    if len(rounds) != len(latencies) or min(rounds) < 1:
-        parser.error("--rounds needs one positive value, or one per --latency-ms value")
-    loads = _numbers(args.load_us, float)
-    if len(loads) == 1:
-        loads *= len(latencies)
-    if len(loads) != len(latencies) or min(loads) < 0:
-        parser.error("--load-us needs one value from 0, or one per --latency-ms value")
+    rounds = _per_setting(parser, args.rounds, int, len(latencies), "--rounds", 1)
+    loads = _per_setting(parser, args.load_us, float, len(latencies), "--load-us", 0)
 
     started = time.perf_counter()
     WORK.mkdir(parents=True, exist_ok=True)
-    wanted = args.systems.split(",")
-    systems = [s for s in SYSTEMS if s.name in wanted]
     main_present = (ROOT / "main.py").exists()
-    if not main_present:
-        print("main.py is not there yet: this project's systems are left out")
-        systems = [s for s in systems if not s.name.startswith("this-")]
-    if any(s.name.startswith("glutil") for s in systems) and not ensure_glutil():
-        print(f"could not install {GLUTIL_REQUIREMENT}: glutil is left out")
-        systems = [s for s in systems if not s.name.startswith("glutil")]
+    systems = _systems(args.systems.split(","), main_present)
 
     launcher = Launcher()
     from moto.backends import get_backend
@@ -452,18 +481,7 @@ def main(argv: list[str] | None = None) -> int:
         launcher.close()
 
     everything = len(chosen) == len(all_scenarios) and len(systems) == len(SYSTEMS)
-    written = []
-    for results in settings:
-        latency_ms = results["latency_ms"]
-        complete = everything and results["rounds"] >= MIN_ROUNDS.get(latency_ms, MIN_ROUNDS_OTHER)
-        out = results_path(latency_ms)
-        if not complete:
-            out = WORK / f"results-partial-{latency_ms:g}ms-{results['load_us']:g}us.json"
-        out.write_text(json.dumps(results, indent=2) + "\n")
-        written.append(str(out.relative_to(ROOT)))
-        if complete and latency_ms == HEADLINE_LATENCY_MS:
-            drawn = charts.write_charts(results, BENCH)
-            written += [str(p.relative_to(ROOT)) for p in drawn]
+    written = [path for results in settings for path in _write(results, everything)]
     print("\n\n".join(report.render(results) for results in settings))
     revision = subprocess.run(
         ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True
