@@ -163,13 +163,6 @@ def _summary(
     databases: list[str],
 ) -> dict[str, Any]:
     results.sort(key=lambda r: (r.database, r.table or ""))
-    continuation = []
-    for database in databases:
-        names = sorted(t for d, t in remaining if d == database)
-        if names:
-            event: dict[str, Any] = {"databases": [database], "tables": names}
-            event.update({k: v for k, v in vars(options).items() if v != getattr(Options, k)})
-            continuation.append(event)
     return {
         "status": run_status(results),
         **({"run_id": options.run_id} if options.run_id else {}),
@@ -179,10 +172,34 @@ def _summary(
         "totals": totals(results),
         "tables": [r.to_dict(settings.max_reported_errors) for r in results],
         "remaining": [{"database": d, "table": t} for d, t in remaining],
-        "continuation": continuation,
+        "continuation": _continuation(results, remaining, options, databases),
         "handed_on": [],
         "errors": [],
     }
+
+
+def _continuation(
+    results: list[TableResult],
+    remaining: list[tuple[str, str]],
+    options: Options,
+    databases: list[str],
+) -> list[dict[str, Any]]:
+    """One event per database with the tables not started and the tables cut at the deadline
+    (with where each resumes), and this run's options."""
+    continuation = []
+    for database in databases:
+        cut = {r.table: r.resume for r in results if r.database == database and r.resume}
+        names = sorted({t for d, t in remaining if d == database} | set(cut))
+        if not names:
+            continue
+        event: dict[str, Any] = {"databases": [database], "tables": names}
+        event.update(
+            {k: v for k, v in vars(options).items() if k != "resume" and v != getattr(Options, k)}
+        )
+        if cut:
+            event["resume"] = {f"{database}.{t}": cut[t] for t in sorted(cut)}
+        continuation.append(event)
+    return continuation
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -180,6 +180,16 @@ class MotoState:
             fake = self.glue.create_table(scenario.database, table.name, table.table_input())
             fake.partitions = OrderedDict(self._start[key])
 
+    def partition_dicts(self, where: tuple[str, str]) -> list[dict[str, Any]] | None:
+        """A table's partitions as GetPartitions answers them (timestamps as epoch seconds),
+        straight from the backend; None when there is no such table."""
+        database, name = where
+        db = self.glue.databases.get(database)
+        fake = db.tables.get(name) if db is not None else None
+        if fake is None:
+            return None
+        return [_jsonable(p.as_dict()) for p in fake.partitions.values()]
+
     def partitions(self, table: TableSpec) -> set[Partition]:
         """What the catalog holds now for the table."""
         fake = self.glue.databases[table.database].tables[table.name]
@@ -189,3 +199,14 @@ class MotoState:
             )
             for p in fake.partitions.values()
         }
+
+
+def _jsonable(value: Any) -> Any:
+    """Datetimes as epoch seconds (Glue's JSON timestamps), the rest as it is."""
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_jsonable(v) for v in value]
+    if hasattr(value, "timestamp"):
+        return value.timestamp()
+    return value

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from bench import report_s7
 from bench.systems import RunResult
 
 THIS = "this-incremental"
@@ -147,6 +148,7 @@ def evaluate(results: dict[str, Any]) -> list[Verdict]:
         v.info_only = not headline
         verdicts.append(v)
     verdicts += _catalogs(results)
+    verdicts += [Verdict(v.target, v.passed, v.detail) for v in report_s7.evaluate(results)]
     return verdicts
 
 
@@ -519,13 +521,16 @@ def _setting(results: dict[str, Any]) -> str:
     kind = "headline" if latency == HEADLINE_LATENCY_MS else "not the headline"
     n = results.get("rounds")
     rounds = f", {n} round{'' if n == 1 else 's'}" if n else ""
-    return f"latency model {latency:g} ms per call ({kind}{rounds})"
+    load = results.get("load_us")
+    loads = f" + {load:g} µs per partition GetPartitions loads" if load is not None else ""
+    return f"latency model {latency:g} ms per call{loads} ({kind}{rounds})"
 
 
 def markdown(results: dict[str, Any]) -> str:
     """The results as Markdown tables (ratios first), for the README."""
     lines = [
-        f"{_setting(results).capitalize()}. Measured on: {results.get('machine', '?')}.",
+        f"{_setting(results)[0].upper()}{_setting(results)[1:]}. Measured on: "
+        f"{results.get('machine', '?')}.",
         "",
         "| scenario | system | wall x best peer | calls x best peer | calls x lower bound "
         "| calls | wall s | created | correct | peak RSS MB |",

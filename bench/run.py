@@ -35,7 +35,7 @@ from typing import Any
 if not __package__:
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import report
+from bench import charts, report
 from bench.moto_backend import (
     MotoState,
     index_moto_listings,
@@ -55,7 +55,10 @@ from bench.systems import (
     child_env,
     event_batch_files,
 )
-from tests.strictlayer import Strictness, moto_behind_layer
+from modules import PartitionIndex
+from tests.glue_expression import Key
+from tests.glue_indexes import Index
+from tests.strictlayer import StrictLayer, Strictness, moto_behind_layer
 
 GLUTIL_REQUIREMENT = "glutil==1.0.0"
 HEADLINE_LATENCY_MS = report.HEADLINE_LATENCY_MS
@@ -67,7 +70,11 @@ MIN_ROUNDS_OTHER = 1
 # moto answers behind the strict layer, with Glue's own page of 1,000 partitions so that the call
 # counts compare with a real account's, and without the empty pages Glue can add to filtered reads
 # (they cost every system a call, unevenly).
-BENCH_STRICTNESS = Strictness(page_size=1000, empty_filtered_pages=False)
+# The layer keeps each table's partitions between reads (moto re-serialises every partition of a
+# table on each GetPartitions: seconds for S7's 100,000) and builds its partition indexes once.
+BENCH_STRICTNESS = Strictness(page_size=1000, empty_filtered_pages=False, cache_partitions=True)
+# What each partition Glue loads to answer a GetPartitions costs, in microseconds (see README).
+HEADLINE_LOAD_US = 20
 
 
 def results_path(latency_ms: float) -> Path:
@@ -199,18 +206,58 @@ def write_event_batches(scenarios: list[Scenario]) -> None:
             (WORK / f"{scenario.name}-sqs-batch-{i:03d}.json").write_text(json.dumps(batch))
 
 
+def prepare_layer(layer: StrictLayer, scenario: Scenario, system: System, endpoint: str) -> None:
+    """After a reset: the layer forgets what it kept, gets the indexes the system starts with
+    (`indexed`: those the function creates on its first run, ACTIVE), and reads each table once,
+    and once through each index, so that the run pays neither for moto's serialising of every
+    partition nor for building an index Glue keeps up to date as partitions come."""
+    import boto3
+
+    layer.forget_reads()
+    for table in scenario.tables:
+        where = (table.database, table.name)
+        if system.starts_indexed(scenario):
+            keys = [Key(k, "string") for k in table.keys]
+            time_keys, branch = keys[table.branch_keys :], keys[: table.branch_keys]
+            wanted = [time_keys] + ([branch + time_keys] if branch else [])
+            layer.indexes[where] = [
+                Index(PartitionIndex.index_name(w), w, 0)  # type: ignore[arg-type]
+                for w in wanted
+            ]
+    glue = boto3.client(
+        "glue",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    for table in scenario.tables:
+        glue.get_partitions(DatabaseName=table.database, TableName=table.name, MaxResults=1)
+        for index in layer.indexes.get((table.database, table.name), ()):
+            lead = index.keys[0].name  # a read the index serves builds its entries once
+            glue.get_partitions(
+                DatabaseName=table.database,
+                TableName=table.name,
+                Expression=f"{lead} = 'none'",
+                MaxResults=1,
+            )
+    layer.clear_calls()
+
+
 def measure(
     launcher: Launcher,
     system: System,
     scenario: Scenario,
     state: MotoState,
-    endpoint: str,
+    layer: StrictLayer,
     tag: str,
     timeout_s: float,
     latency_ms: float,
 ) -> RunResult:
     """Resets the catalog, runs the system once, and checks the catalog it leaves."""
     state.reset(scenario)
+    endpoint = layer.endpoint
+    prepare_layer(layer, scenario, system, endpoint)
     env = child_env(endpoint, system.pythonpath, WORK / "calls.json", latency_ms)
     env.update(system.env)
     result = launcher.run(system.command(scenario), env, WORK / "logs" / tag, timeout_s)
@@ -232,8 +279,11 @@ def measure(
 
 
 def _reported_created(stdout: str) -> int | None:
+    """The summary's created total (a chain of invocations: the sum of theirs)."""
     try:
-        return int(json.loads(stdout)["totals"]["created"])
+        answer = json.loads(stdout)
+        summaries = answer if isinstance(answer, list) else [answer]
+        return sum(int(s["totals"]["created"]) for s in summaries)
     except (ValueError, KeyError, TypeError):
         return None
 
@@ -261,23 +311,33 @@ def run_setting(
     rounds: int,
     chosen: list[Scenario],
     systems: list[System],
-    context: tuple[Launcher, MotoState, str, float],
+    context: tuple[Launcher, MotoState, StrictLayer, float],
+    load_us: float = HEADLINE_LOAD_US,
 ) -> dict[str, Any]:
     """Every system on every scenario, `rounds` times, under one latency setting."""
-    launcher, state, endpoint, timeout_s = context
-    print(f"\n--- {latency_ms:g} ms per call, {rounds} round(s) ---", flush=True)
+    launcher, state, layer, timeout_s = context
+    layer.strictness.load_cost_us = load_us
+    print(
+        f"\n--- {latency_ms:g} ms per call, {load_us:g} µs per partition loaded, "
+        f"{rounds} round(s) ---",
+        flush=True,
+    )
     # Rounds outermost: every scenario and system is measured once per round, so that a
     # change in the machine's load touches S1 and S1L (whose ratio is a target) alike.
+    headline = latency_ms == HEADLINE_LATENCY_MS
     runs: dict[str, dict[str, list[RunResult]]] = {
-        scn.name: {s.name: [] for s in systems if s.runs(scn)} for scn in chosen
+        scn.name: {s.name: [] for s in systems if s.runs(scn) and (headline or not s.headline_only)}
+        for scn in chosen
     }
     for rnd in range(1, rounds + 1):
         for scenario in chosen:
+            if scenario.heavy and rnd > 1:  # S7's runs take minutes: one round keeps the budget
+                continue
             for system in systems:
                 if system.name not in runs[scenario.name]:
                     continue
                 tag = f"{latency_ms:g}ms-{scenario.name}-{system.name}-{rnd}"
-                r = measure(launcher, system, scenario, state, endpoint, tag, timeout_s, latency_ms)
+                r = measure(launcher, system, scenario, state, layer, tag, timeout_s, latency_ms)
                 runs[scenario.name][system.name].append(r)
                 print(
                     f"{tag:<36}{r.wall_s:>7.2f} s {sum(r.calls.values()):>6} calls "
@@ -295,7 +355,7 @@ def run_setting(
             entry["event_lower_bound_calls"] = scenario.event_lower_bound_calls
         entry["systems"] = {n: report.summarize(rs) for n, rs in runs[scenario.name].items()}
         scenarios[scenario.name] = entry
-    return {"latency_ms": latency_ms, "rounds": rounds, "scenarios": scenarios}
+    return {"latency_ms": latency_ms, "load_us": load_us, "rounds": rounds, "scenarios": scenarios}
 
 
 def _numbers(text: str, kind: type) -> list[Any]:
@@ -304,9 +364,13 @@ def _numbers(text: str, kind: type) -> list[Any]:
     return [int(v) if isinstance(v, float) and v.is_integer() else v for v in values]
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scenarios", default="S1,S1L,S2,S3,S4,S5,S6,E1,F1")
+    parser.add_argument(
+        "--scenarios",
+        default="S1,S1L,S2,S3,S4,S5,S6,E1,F1,S7,S7T",
+        help="comma-separated; e.g. S7,S7T for the big table alone",
+    )
     parser.add_argument("--systems", default=",".join(s.name for s in SYSTEMS))
     parser.add_argument(
         "--latency-ms",
@@ -318,35 +382,82 @@ def main(argv: list[str] | None = None) -> int:
         default="3,1",
         help="interleaved runs per system, per latency setting (one value: the same for all)",
     )
+    parser.add_argument(
+        "--load-us",
+        default=f"{HEADLINE_LOAD_US},0",
+        help="cost of each partition a GetPartitions loads, one value per --latency-ms value",
+    )
     parser.add_argument("--cold-runs", type=int, default=7)
     parser.add_argument("--timeout", type=float, default=300, help="seconds per run")
     parser.add_argument(
         "--report", type=Path, nargs="+", help="print the report of saved results files"
     )
     parser.add_argument("--markdown", action="store_true", help="with --report: as Markdown")
-    args = parser.parse_args(argv)
-    if args.report:
-        saved = [json.loads(path.read_text()) for path in args.report]
-        print("\n\n".join(report.markdown(r) if args.markdown else report.render(r) for r in saved))
-        return 0
-    latencies = _numbers(args.latency_ms, float)
-    rounds = _numbers(args.rounds, int)
-    if len(rounds) == 1:
-        rounds *= len(latencies)
-    if len(rounds) != len(latencies) or min(rounds) < 1:
-        parser.error("--rounds needs one positive value, or one per --latency-ms value")
+    parser.add_argument(
+        "--charts", type=Path, nargs="+", help="draw bench/'s SVG charts from saved results files"
+    )
+    return parser
 
-    started = time.perf_counter()
-    WORK.mkdir(parents=True, exist_ok=True)
-    wanted = args.systems.split(",")
+
+def _per_setting(
+    parser: argparse.ArgumentParser, text: str, kind: type, count: int, name: str, least: float
+) -> list[Any]:
+    """A comma-separated option with one value for all settings or one per setting."""
+    values = _numbers(text, kind)
+    if len(values) == 1:
+        values *= count
+    if len(values) != count or min(values) < least:
+        parser.error(f"{name} needs one value from {least:g}, or one per --latency-ms value")
+    return values
+
+
+def _systems(wanted: list[str], main_present: bool) -> list[System]:
+    """The chosen systems that can run here."""
     systems = [s for s in SYSTEMS if s.name in wanted]
-    main_present = (ROOT / "main.py").exists()
     if not main_present:
         print("main.py is not there yet: this project's systems are left out")
         systems = [s for s in systems if not s.name.startswith("this-")]
     if any(s.name.startswith("glutil") for s in systems) and not ensure_glutil():
         print(f"could not install {GLUTIL_REQUIREMENT}: glutil is left out")
         systems = [s for s in systems if not s.name.startswith("glutil")]
+    return systems
+
+
+def _write(results: dict[str, Any], everything: bool) -> list[str]:
+    """One setting's results file (bench/ for a complete run, with the charts at the headline;
+    bench/.work/ otherwise); the paths written."""
+    latency_ms = results["latency_ms"]
+    complete = everything and results["rounds"] >= MIN_ROUNDS.get(latency_ms, MIN_ROUNDS_OTHER)
+    out = results_path(latency_ms)
+    if not complete:
+        out = WORK / f"results-partial-{latency_ms:g}ms-{results['load_us']:g}us.json"
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    written = [out]
+    if complete and latency_ms == HEADLINE_LATENCY_MS:
+        written += charts.write_charts(results, BENCH)
+    return [str(p.relative_to(ROOT)) for p in written]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.charts:
+        saved = [json.loads(path.read_text()) for path in args.charts]
+        drawn = charts.write_charts(charts.merged(saved), BENCH)
+        print("wrote " + ", ".join(str(p.relative_to(ROOT)) for p in drawn))
+        return 0
+    if args.report:
+        saved = [json.loads(path.read_text()) for path in args.report]
+        print("\n\n".join(report.markdown(r) if args.markdown else report.render(r) for r in saved))
+        return 0
+    latencies = _numbers(args.latency_ms, float)
+    rounds = _per_setting(parser, args.rounds, int, len(latencies), "--rounds", 1)
+    loads = _per_setting(parser, args.load_us, float, len(latencies), "--load-us", 0)
+
+    started = time.perf_counter()
+    WORK.mkdir(parents=True, exist_ok=True)
+    main_present = (ROOT / "main.py").exists()
+    systems = _systems(args.systems.split(","), main_present)
 
     launcher = Launcher()
     from moto.backends import get_backend
@@ -361,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
         with moto_behind_layer(BENCH_STRICTNESS) as layer:
             endpoint = layer.endpoint
             state = MotoState(DEFAULT_ACCOUNT_ID, get_backend)
+            layer.partition_source = state.partition_dicts
             t = time.perf_counter()
             objects = state.seed_s3(chosen)
             print(
@@ -377,23 +489,15 @@ def main(argv: list[str] | None = None) -> int:
             warm_up(endpoint, chosen[0], state, main_present)
             cold = cold_start(endpoint, args.cold_runs) if main_present else {}
             settings = []
-            for latency_ms, n in zip(latencies, rounds, strict=True):
-                context = (launcher, state, endpoint, args.timeout)
-                measured = run_setting(latency_ms, n, chosen, systems, context)
+            for latency_ms, n, load_us in zip(latencies, rounds, loads, strict=True):
+                context = (launcher, state, layer, args.timeout)
+                measured = run_setting(latency_ms, n, chosen, systems, context, load_us)
                 settings.append({**measured, "machine": machine(), "cold_start": cold})
     finally:
         launcher.close()
 
     everything = len(chosen) == len(all_scenarios) and len(systems) == len(SYSTEMS)
-    written = []
-    for results in settings:
-        latency_ms = results["latency_ms"]
-        complete = everything and results["rounds"] >= MIN_ROUNDS.get(latency_ms, MIN_ROUNDS_OTHER)
-        out = results_path(latency_ms)
-        if not complete:
-            out = WORK / f"results-partial-{latency_ms:g}ms.json"
-        out.write_text(json.dumps(results, indent=2) + "\n")
-        written.append(str(out.relative_to(ROOT)))
+    written = [path for results in settings for path in _write(results, everything)]
     print("\n\n".join(report.render(results) for results in settings))
     revision = subprocess.run(
         ["git", "describe", "--always", "--dirty"], cwd=ROOT, capture_output=True, text=True

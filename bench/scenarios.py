@@ -164,6 +164,7 @@ class Scenario:
     tables: list[TableSpec]
     notifications: bool = False
     systems: tuple[str, ...] | None = None  # the only systems that run it (None: any)
+    heavy: bool = False  # measured in the first round of each setting only (see run.py)
 
     @property
     def expected_new(self) -> int:
@@ -325,6 +326,50 @@ def dynamic_dir(stream: str, customer: str, hour: datetime, per: int) -> Partiti
     return PartitionDir(values, rel, objects)
 
 
+# S7: one table of tenants x hours (Firehose dynamic partitioning by tenant), a million-partition
+# table's shape at a size the machine seeds in seconds: 50 tenants x 2,000 hours = 100,000
+# partitions registered; S7T is the same table with a tenth of the history.
+S7_TENANTS = tuple(f"t{100 + 2 * i:03d}" for i in range(50))
+S7_NEW_TENANTS = ("t121", "t157")  # new today, sorting between known ones
+S7_HOURS = 2000
+S7_NEW_HOURS = 12
+
+
+def tenant_dirs(tenant: str, hours: list[tuple[str, str, str, str]]) -> list[PartitionDir]:
+    """`tenant=<id>/year=/month=/day=/hour=/` with one object each, for these hours (their
+    year, month, day, hour: formatted once for every tenant)."""
+    dirs = []
+    for y, m, d, h in hours:
+        rel = f"tenant={tenant}/year={y}/month={m}/day={d}/hour={h}/"
+        objects = (f"events-{tenant}-{y}{m}{d}{h}-0000.json",)
+        dirs.append(PartitionDir((tenant, y, m, d, h), rel, objects))
+    return dirs
+
+
+def _tenant_table(db: str, hours: int, now: datetime) -> TableSpec:
+    """S7's table: `hours` hours registered in every tenant, then 12 new hours in every tenant
+    and 2 new tenants with 12 hours each."""
+    parts = [
+        (f"{h:%Y}", f"{h:%m}", f"{h:%d}", f"{h:%H}") for h in _hours(now, hours + S7_NEW_HOURS)
+    ]
+    old, fresh = parts[:hours], parts[hours:]
+    registered = [d for t in S7_TENANTS for d in tenant_dirs(t, old)]
+    new = [d for t in sorted((*S7_TENANTS, *S7_NEW_TENANTS)) for d in tenant_dirs(t, fresh)]
+    bucket = f"bench-{db.replace('_', '-')}"
+    keys = ("tenant", "year", "month", "day", "hour")
+    return TableSpec(
+        db,
+        "tenant_events",
+        bucket,
+        "firehose/tenant_events/",
+        keys,
+        "json",
+        registered,
+        new,
+        branch_keys=1,
+    )
+
+
 def _late_table(db: str, name: str, offset: int, now: datetime) -> TableSpec:
     """E1's Firehose table: 720 hours registered with holes, then 100 new partitions: the
     E1_RECENT_HOURS after the newest registered hour and E1_LATE_HOURS inside the holes."""
@@ -473,6 +518,22 @@ def build_scenarios(now: datetime | None = None) -> dict[str, Scenario]:
             "raw_bench_f1",
             [_small_feed(f"feed_{i:03d}", now) for i in range(F1_TABLES)],
             systems=F1_SYSTEMS,
+        ),
+        Scenario(
+            "S7",
+            f"one big table: {len(S7_TENANTS)} tenants x {S7_HOURS:,} hours registered "
+            f"({len(S7_TENANTS) * S7_HOURS:,} partitions), {S7_NEW_HOURS} new hours in every "
+            f"tenant and {len(S7_NEW_TENANTS)} new tenants",
+            "raw_bench_s7",
+            [_tenant_table("raw_bench_s7", S7_HOURS, now)],
+            heavy=True,
+        ),
+        Scenario(
+            "S7T",
+            f"S7 with a tenth of the history ({len(S7_TENANTS) * S7_HOURS // 10:,} partitions)",
+            "raw_bench_s7t",
+            [_tenant_table("raw_bench_s7t", S7_HOURS // 10, now)],
+            heavy=True,
         ),
     ]
     return {s.name: s for s in scenarios}

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from bench import charts, report_s7
 from bench.report import evaluate, growth, s3_calls, summarize
 from bench.run import (
     BENCH_STRICTNESS,
@@ -611,3 +612,67 @@ def test_skipping_queue_counts_on_send_changes_no_sqs_answer() -> None:
     assert after == before
     assert before[0][0]["ApproximateNumberOfMessagesNotVisible"] == "2"
     assert len(before[1][1]) == 3  # the FIFO queue deduplicated by content
+
+
+def test_s7_is_one_table_of_100000_partitions_and_s7t_a_tenth(scenarios: dict[str, Any]) -> None:
+    s7, s7t = scenarios["S7"], scenarios["S7T"]
+    (big,), (small,) = s7.tables, s7t.tables
+    assert len(big.registered) == 100_000 and len(small.registered) == 10_000
+    assert len(big.new) == len(small.new) == 52 * 12
+    assert len({d.values[0] for d in big.new}) == 52
+    assert len({d.values[0] for d in big.registered}) == 50
+    assert s7.heavy and s7t.heavy and s7.lower_bound_calls == s7t.lower_bound_calls
+    names = [s.name for s in SYSTEMS if s.runs(s7)]
+    assert "glutil-full" not in names and "this-full-1-segment" in names
+    assert "this-full-cut" in [s.name for s in SYSTEMS if s.runs(s7t)]
+    first = next(s for s in SYSTEMS if s.name == "this-incremental")
+    assert not first.starts_indexed(s7) and first.starts_indexed(scenarios["S1"])
+
+
+def _s7(**systems: dict[str, Any]) -> dict[str, Any]:
+    def scenario(**named: dict[str, Any]) -> dict[str, Any]:
+        return {"lower_bound_calls": 62, "expected_new": 624, "systems": named}
+
+    ok = {"wall_s_median": 10.0, "api_calls": 70, "correct": True, "peak_rss_mb": 300}
+    ok["created"] = 624
+    s7 = {name: {**ok, **values} for name, values in systems.items()}
+    return {
+        "latency_ms": 50,
+        "scenarios": {
+            "S7": scenario(**s7),
+            "S7T": scenario(**{"this-incremental-indexed": {**ok, "wall_s_median": 9.0}}),
+        },
+    }
+
+
+def test_s7_targets_pass_when_met() -> None:
+    results = _s7(
+        **{
+            "this-incremental-indexed": {"wall_s_median": 10.0},
+            "this-full": {"wall_s_median": 10.0},
+            "this-full-1-segment": {"wall_s_median": 31.0},
+            "this-full-cut": {},
+        }
+    )
+    verdicts = {v.target: v.passed for v in report_s7.evaluate(results)}
+    assert all(verdicts.values()), verdicts
+
+
+def test_s7_targets_miss_when_not_met() -> None:
+    results = _s7(
+        **{
+            "this-incremental-indexed": {"wall_s_median": 20.0},
+            "this-full": {"wall_s_median": 10.0, "peak_rss_mb": 600},
+            "this-full-1-segment": {"wall_s_median": 20.0},
+            "this-full-cut": {"created": 600},
+        }
+    )
+    verdicts = [v.passed for v in report_s7.evaluate(results)]
+    assert verdicts == [False, False, False, False, True]
+
+
+def test_charts_are_written_as_svg(tmp_path: Path) -> None:
+    results = _s7(**{"this-incremental-indexed": {}, "this-full": {}})
+    drawn = charts.write_charts(results, tmp_path)
+    assert [p.name for p in drawn] == list(charts.CHARTS)
+    assert all(p.read_text().lstrip().startswith("<?xml") for p in drawn)

@@ -6,6 +6,10 @@ key that does not convert, such as Spark's `__HIVE_DEFAULT_PARTITION__` in an `i
 every expression on the table with `InvalidStateException`: aws/aws-sdk#670) reads the table
 without a filter instead, and says so, so that such a table never stops moving forward.
 
+Whole-table reads go in `Segment`s read at once (Glue serves up to 10: API reference,
+GetPartitions), and every read keeps each partition's values and Location only, so that a table
+of a million partitions fits in a Lambda's memory.
+
 Writes are chunked to Glue's limits (100 creates, 25 deletes a call) and run concurrently;
 per-item transient errors are retried with backoff and jitter within a bounded budget, and
 whatever still fails is returned with its reason, never dropped.
@@ -16,16 +20,21 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from modules.AwsClientObj import backoff
 from modules.AwsErrors import describe, error_code
-from modules.GlueExpressions import RecentWindows, branch_expressions, expired_expression
+from modules.GlueExpressions import (
+    RecentWindows,
+    branch_equality,
+    branch_expressions,
+    expired_expression,
+)
 from modules.Settings import Settings
 from modules.TimeKeys import KeySplit, PartitionKey
 
@@ -93,21 +102,25 @@ def get_partitions(
     table: str,
     expression: str | None = None,
     notes: list[str] | None = None,
+    segments: int = 1,
 ) -> list[dict[str, Any]]:
-    """Registered partitions (values and location only), optionally filtered by an expression.
-    When Glue cannot evaluate the expression on this table, every partition is read instead and
-    the reason is added to `notes` (the caller then holds the whole table)."""
+    """Registered partitions (values and location only), optionally filtered by an expression;
+    a whole-table read goes in `segments` segments at once. When Glue cannot evaluate the
+    expression on this table, every partition is read instead and the reason is added to `notes`
+    (the caller then holds the whole table)."""
     try:
-        return _read(glue, database, table, expression)
+        return _read(glue, database, table, expression, segments)
     except ClientError as exc:
         if not expression or error_code(exc) not in _EXPRESSION_ERRORS:
             raise
         if notes is not None:
             notes.append(f"read without a filter: Glue cannot evaluate one here ({describe(exc)})")
-    return _read(glue, database, table, None)
+    return _read(glue, database, table, None, segments)
 
 
-def _read(glue: Any, database: str, table: str, expression: str | None) -> list[dict[str, Any]]:
+def _read(
+    glue: Any, database: str, table: str, expression: str | None, segments: int = 1
+) -> list[dict[str, Any]]:
     params: dict[str, Any] = {
         "DatabaseName": database,
         "TableName": table,
@@ -115,10 +128,69 @@ def _read(glue: Any, database: str, table: str, expression: str | None) -> list[
     }
     if expression:
         params["Expression"] = expression
+    if expression or segments <= 1:
+        return _pages(glue, params)
+    with ThreadPoolExecutor(segments, "glue-segment") as pool:
+        parts = [
+            pool.submit(_pages, glue, {**params, "Segment": _segment(n, segments)})
+            for n in range(segments)
+        ]
+        return [p for part in parts for p in part.result()]
+
+
+def _segment(number: int, total: int) -> dict[str, int]:
+    return {"SegmentNumber": number, "TotalSegments": total}
+
+
+def _pages(glue: Any, params: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every page of one read, each partition cut down to its values and Location."""
     partitions: list[dict[str, Any]] = []
     for page in glue.get_paginator("get_partitions").paginate(**params):
-        partitions.extend(page.get("Partitions", ()))
+        partitions.extend(_slim(p) for p in page.get("Partitions", ()))
     return partitions
+
+
+def _slim(partition: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "Values": partition["Values"],
+        "StorageDescriptor": {"Location": location_of(partition)},
+    }
+
+
+# GetPartitions' largest page (API reference, MaxResults).
+PAGE = 1000
+
+
+def first_page(
+    glue: Any, database: str, table: str, count: int
+) -> tuple[list[dict[str, Any]], bool]:
+    """The first page of at most `count` registered partitions, unfiltered (Glue loads no more
+    than it returns), and whether more follow. Glue may answer a short or empty page with a
+    NextToken; then the next pages are read until `count` are in hand."""
+    params: dict[str, Any] = {
+        "DatabaseName": database,
+        "TableName": table,
+        "ExcludeColumnSchema": True,
+        "MaxResults": count,
+    }
+    found: list[dict[str, Any]] = []
+    while True:
+        response = glue.get_partitions(**params)
+        found += [_slim(p) for p in response.get("Partitions", ())]
+        token = response.get("NextToken")
+        if not token or len(found) >= count:
+            return found, bool(token)
+        params["NextToken"] = token
+
+
+class RecentRead(NamedTuple):
+    """What `find_recent_partitions` read: the partitions, the `GetPartitions` reads it took,
+    whether that was the whole table, and how many windows were tried."""
+
+    partitions: list[dict[str, Any]]
+    reads: int
+    complete: bool
+    windows: int
 
 
 def find_recent_partitions(
@@ -127,26 +199,56 @@ def find_recent_partitions(
     table: str,
     windows: RecentWindows | None,
     notes: list[str] | None = None,
-) -> tuple[list[dict[str, Any]], int, bool]:
-    """The registered partitions of the first window that has any (all of them as a fallback),
-    the number of `GetPartitions` reads it took, and whether that was a read of everything."""
+    indexed: bool = False,
+    segments: int = 1,
+) -> RecentRead:
+    """The registered partitions of the first window that has any (all of them as a fallback).
+    Where an index serves the table (`indexed`), each window is read as its AND-only pieces."""
     reads = 0
     notes = [] if notes is None else notes
-    for expression in windows.expressions if windows else ():
-        reads += 1
+    for tried, window in enumerate(windows.reads(indexed) if windows else (), 1):
         noted = len(notes)
-        found = get_partitions(glue, database, table, expression, notes)
+        found = _read_all_of(glue, database, table, window, notes)
+        reads += len(window)
         if len(notes) > noted:  # Glue could not filter: this is the whole table
-            return found, reads + 1, True
+            return RecentRead(found, reads + 1, True, tried)
         if found:
+            assert windows is not None
             if all(windows.fits(p) for p in found):
-                return found, reads, False
+                return RecentRead(_unique(found), reads, False, tried)
             break  # values are not what the window assumed: read everything instead
-    return get_partitions(glue, database, table), reads + 1, True
+    tried = len(windows.expressions) if windows else 0
+    everything = get_partitions(glue, database, table, None, None, segments)
+    return RecentRead(everything, reads + 1, True, tried)
+
+
+def _read_all_of(
+    glue: Any, database: str, table: str, expressions: list[str], notes: list[str]
+) -> list[dict[str, Any]]:
+    """The partitions of one window: its expressions read at once (a window's AND-only pieces
+    cost one round trip, not one each). Where Glue cannot filter (a note is added), each answer
+    is the whole table: one of them is returned."""
+    if len(expressions) == 1:
+        return get_partitions(glue, database, table, expressions[0], notes)
+    noted = len(notes)
+    with ThreadPoolExecutor(len(expressions), "glue-piece") as pool:
+        parts = [pool.submit(get_partitions, glue, database, table, e, notes) for e in expressions]
+        answers = [part.result() for part in parts]
+    if len(notes) > noted:
+        return max(answers, key=len)
+    return [p for answer in answers for p in answer]
+
+
+def _unique(partitions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pieces of a window are disjoint, but a partition written between two reads could be in
+    both: one of each."""
+    return list({tuple(p["Values"]): p for p in partitions}.values())
 
 
 # Reading a few branches by name beats reading everything; past this many reads it does not.
 _MAX_BRANCH_READS = 3
+# Reads of one branch each, where an index serves them: each loads that branch alone.
+_MAX_INDEXED_BRANCH_READS = 10
 
 
 def read_branches(
@@ -156,27 +258,37 @@ def read_branches(
     keys: list[PartitionKey],
     branches: list[tuple[str, ...]],
     windows: RecentWindows | None,
-    reads_done: int,
+    windows_read: int,
     notes: list[str] | None = None,
+    segments: int = 1,
+    indexed: bool = False,
 ) -> tuple[list[dict[str, Any]], int]:
     """Registered partitions of branches the recent window did not cover (a branch that went
     quiet, or one that is new): within the widest window first, unless that was read already,
     then whatever is left, whole. Returns them and the number of reads; falls back to one read of
-    everything when the branches need more than a few expressions."""
+    everything when the branches need more than a few expressions. Where an index led by the
+    branch keys serves the table (`indexed`), each branch is read whole by itself instead: an
+    AND-only expression the index answers with that branch's partitions alone."""
+    if indexed and len(branches) <= _MAX_INDEXED_BRANCH_READS:
+        found: list[dict[str, Any]] = []
+        for values in branches:
+            expression = branch_equality(keys, values)
+            found += get_partitions(glue, database, table, expression, notes, segments)
+        return _unique(found), len(branches)
     steps: list[str | None] = []
-    if windows and reads_done < len(windows.expressions):
+    if windows and windows_read < len(windows.expressions):
         steps.append(windows.expressions[-1])
     steps.append(None)
-    found: list[dict[str, Any]] = []
+    found = []
     reads = 0
     left = list(branches)
     for window in steps:
         expressions = branch_expressions(keys, left, window)
         if expressions is None or len(expressions) > _MAX_BRANCH_READS:
-            return get_partitions(glue, database, table), reads + 1
+            return get_partitions(glue, database, table, None, None, segments), reads + 1
         for expression in expressions:
             noted = len(notes) if notes is not None else 0
-            found += get_partitions(glue, database, table, expression, notes)
+            found += get_partitions(glue, database, table, expression, notes, segments)
             reads += 1
             if notes is not None and len(notes) > noted:  # the whole table came back
                 return found, reads + 1

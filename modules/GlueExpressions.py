@@ -11,6 +11,16 @@ An expression must also compare in time order: Glue compares whole-number keys a
 string keys as text, so `month >= '09'` on AWS Config's unpadded `9`, `10` selects too much
 (harmless for a window, which is checked afterwards) and `month <= '09'` too little (harmful for
 retention); a day-first `dt` cannot be compared at all and is selected by its values instead.
+
+Partition indexes (Glue docs, "Creating partition indexes"): a table without one makes Glue load
+every partition and then filter; an index serves `=`, `<`, `<=`, `>`, `>=` and `BETWEEN` joined
+by `AND`, while sub-expressions with `OR`, `IN`, `LIKE` or `NOT` are ignored by the index and
+filtered afterwards. So where an index serves a table, each recent window is also written as a
+few AND-only pieces whose union is the window (`year > Y`; `year = Y AND month > M`; …), each of
+which the index answers with what it selects. An equality piece is written only where `=`
+cannot miss a value: whole-number and `date` keys, year-first sortable dates, years, and text
+calendar fields whose registered values show zero padding; elsewhere the window stays one
+OR-form expression.
 """
 
 from __future__ import annotations
@@ -157,6 +167,15 @@ class RecentWindows:
 
     expressions: list[str]
     fits: Callable[[dict[str, Any]], bool]
+    # each window as AND-only expressions whose union is the window (what a partition index
+    # serves), or None where `=` could miss an unpadded value
+    pieces: list[list[str]] | None = None
+
+    def reads(self, indexed: bool) -> list[list[str]]:
+        """The expressions to read for each window: its pieces where an index serves them."""
+        if indexed and self.pieces is not None:
+            return self.pieces
+        return [[e] for e in self.expressions]
 
 
 def recent_windows(split: KeySplit, now: datetime) -> RecentWindows | None:
@@ -171,31 +190,76 @@ def recent_windows(split: KeySplit, now: datetime) -> RecentWindows | None:
     if fmt is not None:
         if split.branch and fmt.unit in ("HOURS", "MINUTES", "SECONDS"):
             hours.insert(0, _BRANCH_FIRST_HOURS)
+        pieces = None
         if first.glue_ordered:
             moments = [fmt.truncate(now - timedelta(hours=h)) for h in hours]
             expressions = [
                 f"{first.key.name} >= {_literal(first.key, fmt.format(m))}" for m in moments
             ]
+            pieces = [[e] for e in expressions]  # one comparison: an index serves it as is
         else:  # values that do not compare in time: name them, while they fit in one
             expressions = _enumerated_windows(first, now, hours)
         if not expressions:
             return None
-        return RecentWindows(expressions, lambda p: fmt.parse(p["Values"][first.index]) is not None)
-    calendar = []
+        fits = lambda p: fmt.parse(p["Values"][first.index]) is not None  # noqa: E731
+        return RecentWindows(expressions, fits, pieces)
+    calendar = _calendar_run(split)
+    if not calendar:
+        return None
+    if split.branch and len(calendar) == len(CALENDAR_FIELDS):
+        hours.insert(0, _BRANCH_FIRST_HOURS)
+    moments = [now - timedelta(hours=h) for h in hours]
+    safe = all(_equality_safe(tf) for tf in calendar)
+    return RecentWindows(
+        [tuple_at_least(calendar, m) for m in moments],
+        lambda p: all(p["Values"][tf.index].isdigit() for tf in calendar),
+        [_pieces_at_least(calendar, m) for m in moments] if safe else None,
+    )
+
+
+def _calendar_run(split: KeySplit) -> list[TimeField]:
+    """The leading time keys that are year, month, day, hour in that order, side by side."""
+    if not split.fields:
+        return []
+    first = split.fields[0]
+    calendar: list[TimeField] = []
     for tf, name in zip(split.fields, CALENDAR_FIELDS, strict=False):
         if tf.calendar_field != name or tf.index != first.index + len(calendar):
             break
         if unfilterable(tf.key):
             break
         calendar.append(tf)
-    if not calendar:
+    return calendar
+
+
+def index_keys(split: KeySplit) -> list[PartitionKey] | None:
+    """The keys a partition index must lead with to serve the recent windows and retention, in
+    that order: a date key (`dt`) alone, or the calendar run (`year, month, day, hour`). None
+    when the windows filter on no time key."""
+    if not split.fields or unfilterable(split.fields[0].key):
         return None
-    if split.branch and len(calendar) == len(CALENDAR_FIELDS):
-        hours.insert(0, _BRANCH_FIRST_HOURS)
-    return RecentWindows(
-        [tuple_at_least(calendar, now - timedelta(hours=h)) for h in hours],
-        lambda p: all(p["Values"][tf.index].isdigit() for tf in calendar),
-    )
+    if split.fields[0].fmt is not None:
+        return [split.fields[0].key]
+    return [tf.key for tf in _calendar_run(split)] or None
+
+
+def _equality_safe(tf: TimeField) -> bool:
+    """Whether `key = literal` matches every value of this moment: numbers and dates compare by
+    value, years have four digits, and text fields known padded are written as they are stored."""
+    typed = tf.numeric or base_type(tf.key) == "date"
+    return typed or tf.calendar_field == "year" or tf.padded
+
+
+def _pieces_at_least(fields: list[TimeField], moment: datetime) -> list[str]:
+    """`(a, b, c) >= (A, B, C)` as AND-only expressions whose union it is, each served by an
+    index on `(a, b, c)`: `a > A`; `a = A AND b > B`; `a = A AND b = B AND c >= C`."""
+    terms = [(tf.key.name, _calendar_literal(tf, moment)) for tf in fields]
+    pieces = []
+    for i, (name, literal) in enumerate(terms):
+        equal = [f"{n} = {v}" for n, v in terms[:i]]
+        last = ">=" if i == len(terms) - 1 else ">"
+        pieces.append(" AND ".join([*equal, f"{name} {last} {literal}"]))
+    return pieces
 
 
 def _enumerated_windows(tf: TimeField, now: datetime, hours: list[int]) -> list[str]:
@@ -237,6 +301,12 @@ def _tuple_compare(terms: list[tuple[str, str]], strict: str) -> str:
 
 
 # --------------------------------------------------------------------------- branches
+
+
+def branch_equality(keys: list[PartitionKey], values: tuple[str, ...]) -> str:
+    """`region = 'eu' AND tenant = 'a'`: one branch, AND-only (what an index led by the branch
+    keys serves). The keys are filterable: the caller's index was built on them."""
+    return " AND ".join(f"{k.name} = {_literal(k, v)}" for k, v in zip(keys, values, strict=True))
 
 
 def branch_expressions(

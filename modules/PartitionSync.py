@@ -8,7 +8,6 @@ summary.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -16,23 +15,20 @@ from datetime import datetime
 from typing import Any
 
 from modules import GlueAPISetup as glue_api
-from modules import GlueExpressions as expressions
 from modules import S3Listing as s3l
 from modules import S3PrefixGeneration as s3p
 from modules.AwsClientObj import AwsClients
+from modules.CatalogRead import CatalogRead
 from modules.Continuation import STATE_TABLE, Cursor
-from modules.GlueExpressions import RecentWindows
+from modules.OrderedCreate import OrderedCreator, OrderKey, TableCut
 from modules.ProcessLogger import get_logger
 from modules.Removal import Listed, Target, expire, remove_gone
 from modules.Settings import Options, Settings
-from modules.TableControl import Expiry, freshness
+from modules.TableControl import freshness
 from modules.TableReport import COUNTS, TableResult
 from modules.TableScan import TableScan
 from modules.TableSpec import TableSpec, run_table
 from modules.TimeKeys import KeySplit
-
-# Registered partitions whose values show a table's date formats and padding.
-_SAMPLES = 200
 
 
 @dataclass
@@ -43,6 +39,8 @@ class Workers:
     writer: glue_api.GlueWriter
     s3_pool: Executor
     settings: Settings
+    # True once less than TIME_MARGIN_SECONDS remains of the invocation (never without a context)
+    out_of_time: Callable[[], bool] = lambda: False
 
 
 @dataclass(eq=False)
@@ -85,7 +83,7 @@ def sync_tables(
         ThreadPoolExecutor(settings.table_concurrency, "table") as table_pool,
     ):
         writer = glue_api.GlueWriter.for_settings(clients.glue, write_pool, settings)
-        work = Workers(clients, writer, s3_pool, settings)
+        work = Workers(clients, writer, s3_pool, settings, out_of_time)
         running: dict[Future[TableResult], TableJob] = {}
         for i, job in enumerate(jobs):
             while len(running) >= settings.table_concurrency:
@@ -157,9 +155,10 @@ def sync_table(
     now: datetime,
 ) -> TableResult:
     """Bring one table's catalog partitions in line with S3; never raises."""
+    resume = options.resume_point(database, table.get("Name", ""))
 
     def sync(spec: TableSpec, result: TableResult) -> None:
-        _TableSync(work, spec, options, nested_locations, now, result).run()
+        _TableSync(work, spec, options, nested_locations, now, result, resume).run()
 
     return run_table(database, table, sync)
 
@@ -175,8 +174,10 @@ class _TableSync:
         nested_locations: list[str],
         now: datetime,
         result: TableResult,
+        resume: str | None = None,
     ) -> None:
         self.work = work
+        self.resume = resume  # where an earlier invocation was cut (a partition's location)
         self.glue = work.clients.glue
         self.s3 = work.clients.s3
         self.spec = spec
@@ -186,12 +187,11 @@ class _TableSync:
         self.nested = nested_locations
         self.now = now
         self.result = result
-        self.windows: RecentWindows | None = None
-        self.reads = 0  # GetPartitions reads (pages aside)
-        self.complete = False  # every registered partition has been read
-        self.known: dict[tuple[str, ...], dict[str, Any]] = {}  # registered partitions read
-        self.notes: list[str] = []  # how the catalog had to be read, for scan_reason
-        self.creator: _OrderedCreator | None = None
+        self.catalog = CatalogRead(work.clients.glue, work.settings, spec, options.dry_run)
+        self.known = self.catalog.known  # registered partitions read
+        self.notes = self.catalog.notes  # how the catalog had to be read, for scan_reason
+        self.creator: OrderedCreator | None = None
+        self.layout: s3p.Layout | None = None
 
     @property
     def split(self) -> KeySplit:
@@ -201,41 +201,37 @@ class _TableSync:
         registered = self._read_catalog()
         layout = self.spec.layout(self.now, _sample_paths(self.spec, registered))
         scan = self._scan(layout)
-        self.creator = _OrderedCreator(self, layout, self.spec.expiry(self.now))
+        self.creator = self._creator(layout)
+        discovery: s3l.Discovery | None = None
         try:
             discovery = self._discover(scan, registered)
+        except TableCut:
+            pass
         finally:
             outcome = self.creator.finish()
+        if discovery is None:
+            discovery = self._cut()
         self._report_scan(layout, scan, discovery)
         self.result.record_writes(outcome)
         self.result.expired = self.creator.expired
-        self._remove(layout, scan, discovery)
+        if self.result.resume is None:  # a cut table removes nothing: its listing is partial
+            self._remove(layout, scan, discovery)
         self._record_freshness(layout, outcome)
         self._log(scan, discovery)
 
     # ---------------------------------------------------------------- the steps, in order
 
     def _read_catalog(self) -> list[dict[str, Any]]:
-        """The registered partitions discovery starts from: the recent end of the table (or all
-        of it for a full scan); then the key split as their values show it."""
+        """The registered partitions discovery starts from (see CatalogRead.start), and the
+        table's partition index in its entry."""
         full = self.options.full_scan or self.options.mode == "sync"
-        self.windows = None if full else expressions.recent_windows(self.split, self.now)
-        refused = [r for k in self.split.keys if (r := expressions.unfilterable(k))]
-        if refused and not full:  # such a key never reaches an expression: reads are wider
-            self.notes.append(f"read without filtering on it: {'; '.join(refused)}")
-        if full:
-            registered, self.reads, self.complete = self._read_all(), 1, True
-        else:
-            registered, self.reads, self.complete = glue_api.find_recent_partitions(
-                self.glue, self.database, self.name, self.windows, self.notes
-            )
-        # the values show date formats and padding that names and types do not
-        self.spec = self.spec.refined(p["Values"] for p in registered[:_SAMPLES])
-        self.known.update((tuple(p["Values"]), p) for p in registered)
+        registered = self.catalog.start(self.now, full)
+        self.spec = self.catalog.spec
+        index, result = self.catalog.index, self.result
+        result.partition_index = ", ".join(index.names) or None
+        result.would_create_index = index.would_create or None
+        result.warnings += index.warnings
         return registered
-
-    def _read_all(self) -> list[dict[str, Any]]:
-        return glue_api.get_partitions(self.glue, self.database, self.name)
 
     def _scan(self, layout: s3p.Layout) -> TableScan:
         settings = self.work.settings
@@ -256,9 +252,52 @@ class _TableSync:
         )
 
     def _found(self, values: tuple[str, ...], prefix: str) -> None:
-        """The scan's sink: each partition found goes to the creator (set by `_discover`)."""
-        assert self.creator is not None
-        self.creator.add(values, prefix)
+        """The scan's sink: each partition found goes to the creator (set by `run`), at its
+        location in the table's own scheme (s3a:// stays s3a://)."""
+        assert self.creator is not None and self.layout is not None
+        self.creator.add(values, prefix, self.layout.url(prefix))
+
+    def _creator(self, layout: s3p.Layout) -> OrderedCreator:
+        self.layout = layout
+        return OrderedCreator(
+            self.work.writer,
+            (self.database, self.name),
+            glue_api.partition_input_builder(self.spec.table),
+            self.known,
+            self.options.dry_run,
+            self.spec.expiry(self.now),
+            self._order,
+            self.work.out_of_time,
+            self._resume_key(layout),
+        )
+
+    def _order(self, values: tuple[str, ...], prefix: str) -> OrderKey:
+        """Where a partition stands in the order it is registered in: its path, or its time
+        where paths do not sort in time."""
+        return prefix if self.split.path_ordered else (self.split.time_order(values), prefix)
+
+    def _resume_key(self, layout: s3p.Layout) -> OrderKey | None:
+        """The order key of the resume point; ValueError when it is no partition of the table."""
+        if self.resume is None:
+            return None
+        bucket = f"s3://{layout.bucket}/"
+        url = s3p.canonical_url(self.resume)
+        parsed = layout.parse(url[len(bucket) :] + "resume") if url.startswith(bucket) else None
+        if parsed is None or parsed.values is None or parsed.prefix is None:
+            raise ValueError(f"resume point {self.resume} is not a partition path of this table")
+        return self._order(parsed.values, parsed.prefix)
+
+    def _cut(self) -> s3l.Discovery:
+        """The table stopped at the deadline: where the next invocation resumes, and what was
+        found before it."""
+        assert self.creator is not None and self.creator.cut is not None
+        location = self.creator.cut[1]
+        self.result.resume = location
+        self.result.problem(
+            f"cut by the deadline before {location}: everything before it is registered; "
+            "the rest is handed on in 'continuation'"
+        )
+        return s3l.Discovery(partitions=dict.fromkeys(self.creator.created_values, ""))
 
     def _discover(self, scan: TableScan, registered: list[dict[str, Any]]) -> s3l.Discovery:
         """Incremental from the newest registered partitions when it can be, else the whole
@@ -271,30 +310,12 @@ class _TableSync:
             if discovery is not None:
                 return discovery
         result.scan = "full"
-        if not self.complete:  # asked for incremental, but the table must be scanned whole
-            registered = self._read_all()
-            self.known.update((tuple(p["Values"]), p) for p in registered)
-            self.reads += 1
-            self.complete = True
+        if not self.catalog.complete:  # asked for incremental, but the table must be scanned whole
+            registered = self.catalog.read_all()
         return scan.full(registered)
 
     def _read_missing(self, branches: list[tuple[str, ...]]) -> list[dict[str, Any]]:
-        """The catalog of branches the recent window did not cover."""
-        if self.complete:  # everything registered was read already
-            return []
-        found, more = glue_api.read_branches(
-            self.glue,
-            self.database,
-            self.name,
-            self.split.branch,
-            branches,
-            self.windows,
-            self.reads,
-            self.notes,
-        )
-        self.reads += more
-        self.known.update((tuple(p["Values"]), p) for p in found)
-        return found
+        return self.catalog.read_missing(branches)
 
     def _report_scan(self, layout: s3p.Layout, scan: TableScan, discovery: s3l.Discovery) -> None:
         result = self.result
@@ -336,7 +357,9 @@ class _TableSync:
                 "scan": result.scan,
                 "scan_reason": result.scan_reason,
                 "branches": scan.branches,
-                "partition_reads": self.reads,
+                "partition_reads": self.catalog.reads,
+                "whole_read_seconds": round(self.catalog.seconds, 3),
+                "partition_index": result.partition_index,
                 "registered_read": len(self.known),
                 "list_calls": discovery.list_calls,
                 "counts": {c: getattr(result, c) for c in COUNTS},
@@ -396,78 +419,6 @@ class _TableSync:
             result.errors.append(f"skipped {layout.url(prefix)}: {reason}")
         if discovery.error:
             result.problem(discovery.error)
-
-
-class _OrderedCreator:
-    """Registers new partitions as the listing finds them, in S3 path order, one chunk after the
-    other on a thread of its own.
-
-    The writes overlap the listing that feeds them, and a run that dies half-way leaves no
-    registered partition above one it never wrote, so the next incremental run (which lists
-    after the newest registered path) finds the rest. For the same reason, once a chunk could not
-    be written (a failed call, or transient errors that outlasted the retries), the later chunks
-    are not sent: they are reported failed and the next run starts from there.
-    """
-
-    def __init__(self, sync: _TableSync, layout: s3p.Layout, expiry: Expiry | None) -> None:
-        self.sync = sync
-        self.layout = layout
-        self.known = sync.known
-        self.dry_run = sync.options.dry_run
-        self.build = glue_api.partition_input_builder(sync.spec.table)
-        self.batch: list[dict[str, Any]] = []
-        self.thread = ThreadPoolExecutor(1, "ordered-create")
-        self.chunks: list[Future[glue_api.WriteOutcome]] = []
-        self.halted = False
-        self.lock = threading.Lock()  # branches are listed at once, each adding its partitions
-        self.expiry = expiry
-        self.expired = 0  # found in S3 but past the retention period: never registered
-        self.added: list[tuple[str, ...]] = []
-
-    def add(self, values: tuple[str, ...], prefix: str) -> None:
-        """Queue a partition found in S3 unless it is registered already. Chunks may mix
-        branches; each branch's partitions keep the order they were found in."""
-        if values in self.known:
-            return
-        location = self.layout.url(prefix)  # in the table's own scheme (s3a:// stays s3a://)
-        with self.lock:
-            if self.expiry is not None and self.expiry(values):
-                self.expired += 1
-                return
-            self.added.append(values)
-            if self.dry_run:
-                return
-            self.batch.append(self.build(values, location))
-            if len(self.batch) == glue_api.CREATE_CHUNK:
-                self._flush()
-
-    def _flush(self) -> None:
-        if self.batch:
-            batch, self.batch = self.batch, []
-            self.chunks.append(self.thread.submit(self._write, batch))
-
-    def _write(self, batch: list[dict[str, Any]]) -> glue_api.WriteOutcome:
-        """One chunk, on the creator's single thread (so chunks go out in order)."""
-        if self.halted:
-            reason = "not sent: an earlier chunk of this table failed; the next run retries it"
-            return glue_api.WriteOutcome(failed={tuple(p["Values"]): reason for p in batch})
-        outcome = self.sync.work.writer.create(self.sync.database, self.sync.name, batch)
-        self.halted = outcome.incomplete
-        return outcome
-
-    def finish(self) -> glue_api.WriteOutcome:
-        """Write what is left, wait for every chunk; a dry run's `done` is what would be."""
-        with self.lock:
-            self._flush()
-        try:
-            if self.dry_run:
-                return glue_api.WriteOutcome(done=list(self.added))
-            outcome = glue_api.WriteOutcome()
-            for chunk in self.chunks:
-                outcome.merge(chunk.result())
-            return outcome
-        finally:
-            self.thread.shutdown()
 
 
 def _enum_values(split: KeySplit, params: dict[str, str]) -> dict[str, list[str]]:

@@ -148,7 +148,20 @@ def _under(table: dict[str, Any], dry_run: bool) -> list[str]:
         lines += [f"  {location}" for location in would_expire]
     if table.get("scan_reason"):
         lines.append(f"scanned whole: {table['scan_reason']}")
+    lines += _index_and_resume(table)
     lines += [f"- {error}" for error in table.get("errors", [])]
+    return lines
+
+
+def _index_and_resume(table: dict[str, Any]) -> list[str]:
+    """The partition index a run would create, warnings, and where a cut table resumes."""
+    lines = []
+    for index in table.get("would_create_index") or []:
+        keys = ", ".join(index.get("Keys", []))
+        lines.append(f"would create partition index {index.get('IndexName')} ({keys})")
+    lines += [f"warning: {warning}" for warning in table.get("warnings", [])]
+    if table.get("resume"):
+        lines.append(f"cut by the deadline: the next run resumes at {table['resume']}")
     return lines
 
 

@@ -25,8 +25,13 @@ EVENT_KEYS = frozenset(
         "continuation_depth",
         "fan_out",
         "run_id",
+        "resume",
     }
 )
+# PARTITION_INDEX: create an index where none serves the table, only use one, or neither.
+INDEX_MODES = ("create", "use", "off")
+# Glue serves a whole-table GetPartitions in at most 10 segments (API reference, Segment).
+MAX_READ_SEGMENTS = 10
 # CloudWatch namespaces: these characters, at most 255 of them; `AWS/` is reserved for AWS.
 _NAMESPACE = re.compile(r"[0-9A-Za-z._/#: -]{1,255}")
 # A run's id reaches log lines and queries: a UUID, or any short id of these characters.
@@ -55,6 +60,8 @@ class Settings:
     continue_async: bool = False
     max_continuations: int = 10
     work_queue_url: str = ""  # fan-out: the SQS queue work messages go to
+    partition_index: str = "create"
+    glue_read_segments: int = 4
 
     ENV: ClassVar[dict[str, str]] = {
         "database_pattern": "RAW_DATABASE_PATTERN",
@@ -75,6 +82,8 @@ class Settings:
         "continue_async": "CONTINUE_ASYNC",
         "max_continuations": "MAX_CONTINUATIONS",
         "work_queue_url": "WORK_QUEUE_URL",
+        "partition_index": "PARTITION_INDEX",
+        "glue_read_segments": "GLUE_READ_SEGMENTS",
     }
 
     @classmethod
@@ -129,6 +138,10 @@ class Settings:
                 f"EVENT_DATABASES names {', '.join(refused)}, which do not match "
                 f"RAW_DATABASE_PATTERN {self.database_pattern!r}"
             )
+        if self.partition_index not in INDEX_MODES:
+            raise ValueError(f"PARTITION_INDEX must be one of {', '.join(INDEX_MODES)}")
+        if not 1 <= self.glue_read_segments <= MAX_READ_SEGMENTS:
+            raise ValueError(f"GLUE_READ_SEGMENTS must be between 1 and {MAX_READ_SEGMENTS}")
         if self.max_continuations < 0:
             raise ValueError("MAX_CONTINUATIONS cannot be negative")
         if not _NAMESPACE.fullmatch(self.metrics_namespace) or self.metrics_namespace.startswith(
@@ -177,6 +190,12 @@ class Options:
     continuation_depth: int = 0  # links of self-continuation before this run
     fan_out: bool = False  # queue one work message per table instead of syncing them here
     run_id: str | None = None  # ties a run's log lines together (fan-out: one per scatter)
+    # ("database.table", location) of tables an earlier invocation cut at the deadline
+    resume: tuple[tuple[str, str], ...] = ()
+
+    def resume_point(self, database: str, table: str) -> str | None:
+        """Where an earlier invocation stopped this table, or None to start at the beginning."""
+        return dict(self.resume).get(f"{database}.{table}")
 
 
 def parse_event(event: Any, settings: Settings) -> tuple[list[str], list[str] | None, Options]:
@@ -217,8 +236,27 @@ def parse_event(event: Any, settings: Settings) -> tuple[list[str], list[str] | 
         raise ValueError(
             f"'run_id' must be 1-128 of A-Z a-z 0-9 . _ : - (a UUID, say), not {run_id!r}"
         )
-    options = Options(mode=mode, continuation_depth=depth, run_id=run_id, **flags)
+    resume = _resume(event.get("resume", {}), databases, tables)
+    options = Options(mode=mode, continuation_depth=depth, run_id=run_id, resume=resume, **flags)
     return databases, tables, options
+
+
+def _resume(
+    value: Any, databases: list[str], tables: list[str] | None
+) -> tuple[tuple[str, str], ...]:
+    """`resume`: {"database.table": location} for tables an earlier invocation cut, each a table
+    this event names."""
+    if not isinstance(value, dict):
+        raise ValueError("'resume' must be an object of \"database.table\": location")
+    points = []
+    for name, location in value.items():
+        database, _, table = str(name).partition(".")
+        if database not in databases or not table or (tables and table not in tables):
+            raise ValueError(f"'resume' names {name!r}, which is not a table of this event")
+        if not isinstance(location, str) or not location.startswith("s3"):
+            raise ValueError(f"'resume' of {name!r} must be an S3 location, not {location!r}")
+        points.append((f"{database}.{table}", location))
+    return tuple(sorted(points))
 
 
 def _names(event: dict[str, Any], key: str, required: bool) -> list[str] | None:

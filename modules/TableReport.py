@@ -39,6 +39,10 @@ class TableResult:
     newest: list[str] | None = None  # values of the newest registered partition after the run
     lag_seconds: int | None = None  # now minus the end of the newest partition's period
     stale: bool = False  # lag over the table's partition.max.lag
+    partition_index: str | None = None  # the indexes that serve its reads, or are being made
+    would_create_index: list[dict[str, Any]] | None = None  # dry run: what a run would create
+    warnings: list[str] = field(default_factory=list)  # reported, but not problems
+    resume: str | None = None  # cut by the deadline: where the next run takes over
 
     @classmethod
     def failure(cls, database: str, table: str | None, message: str) -> TableResult:
@@ -101,6 +105,11 @@ class TableResult:
             entry["would_remove"] = self.would_remove[:max_errors]
         if self.removal_refused is not None:
             entry["removal_refused"] = self.removal_refused
+        for name in ("partition_index", "would_create_index", "resume"):
+            if getattr(self, name) is not None:
+                entry[name] = getattr(self, name)
+        if self.warnings:
+            entry["warnings"] = self.warnings[:max_errors]
         if self.would_expire is not None:
             entry["would_expire"] = self.would_expire[:max_errors]
             if len(self.would_expire) > max_errors:

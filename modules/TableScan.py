@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future, wait
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -246,8 +246,8 @@ class TableScan:
         """List every branch (after its newest partition, if any) concurrently."""
         futures = [self.pool.submit(self._after, b, newest) for b, newest in plan]
         found = s3l.Discovery(skipped=dict(listing.skipped), list_calls=listing.list_calls)
-        for future in futures:
-            found.merge(future.result())
+        for result in _all_done(futures):
+            found.merge(result)
         self.roots = [b.prefix for b, _ in plan]
         return found
 
@@ -357,8 +357,8 @@ class TableScan:
             for i in range(count)
         ]
         found = s3l.Discovery()
-        for future in futures:
-            found.merge(future.result())
+        for result in _all_done(futures):
+            found.merge(result)
         self.roots = [own]
         return found
 
@@ -397,12 +397,21 @@ class TableScan:
         }
         for value, check in checks.items():  # oldest first: path order
             try:
-                if check.result() and not found.error:  # after a failure: the next run's
-                    found.partitions[(value,)] = prefixes[value]
-                    self.sink((value,), prefixes[value])
+                has_data = check.result()
             except Exception as exc:
                 found.error = found.error or _check_failed(layout.bucket, prefixes[value], exc)
+                continue
+            if has_data and not found.error:  # after a failure: the next run's
+                found.partitions[(value,)] = prefixes[value]
+                self.sink((value,), prefixes[value])
         return found
+
+
+def _all_done(futures: list[Future[s3l.Discovery]]) -> list[s3l.Discovery]:
+    """Every listing's result once all are over: a listing stopped by the sink (the table's
+    deadline) raises only after the others stop too, so none feeds the sink afterwards."""
+    wait(futures)
+    return [future.result() for future in futures]
 
 
 def _parent(prefix: str) -> str:

@@ -11,11 +11,16 @@ rules before it meets AWS:
    and kept under opaque `NextToken`s; filtered `GetPartitions` pages can be empty but carry
    a `NextToken` (boto/boto3#4504).
 2. `Segment`s are disjoint and together whole.
-3. `Expression` is evaluated here (tests/glue_expression.py), by the keys' types.
+3. `Expression` is evaluated here (tests/glue_expression.py), by the keys' types;
+   `ExcludeColumnSchema` leaves the columns out of the storage descriptors, as Glue does.
 4. Batch sizes, value lengths and value counts are checked before anything reaches moto.
 5. `OperationTimeoutException` can be injected, seeded like tests/faultproxy.py.
 6. Lake Formation: hidden tables, and tables whose reads or writes are not granted.
-7. Every Glue call is recorded (`calls`), with its page number and error.
+7. Every Glue call is recorded (`calls`), with its page number, error and, for `GetPartitions`,
+   how many partitions Glue had to load to answer it (`loaded`).
+8. Partition indexes (tests/glue_indexes.py): `CreatePartitionIndex`, `GetPartitionIndexes`,
+   `CREATING` then `ACTIVE`, Glue's limits; a filtered `GetPartitions` loads the whole table
+   unless an `ACTIVE` index serves its expression.
 
 S3 and anything that is not Glue (including moto's `/moto-api/`) pass through untouched.
 """
@@ -27,6 +32,7 @@ import copy
 import hashlib
 import json
 import logging
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,6 +43,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from moto.glue.models import glue_backends
 from moto.server import ThreadedMotoServer
 
+from tests import glue_indexes
 from tests.faultproxy import BaseHandler, LoopbackProxy, Request, _glue_error
 from tests.glue_expression import (
     ExpressionError,
@@ -90,6 +97,7 @@ VALUE_PATHS: dict[str, tuple[str | None, tuple[tuple[str, ...], ...]]] = {
     "DeletePartition": (None, (("PartitionValues",),)),
     "UpdatePartition": (None, (("PartitionValueList",), ("PartitionInput", "Values"))),
 }
+INDEX_OPERATIONS = frozenset({"CreatePartitionIndex", "GetPartitionIndexes"})
 MAX_VALUE_LENGTH = 1024
 MAX_SEGMENTS = 10
 _PAGING_FIELDS = ("MaxResults", "NextToken", "Segment")
@@ -109,6 +117,12 @@ class Strictness:
     hidden_tables: set[Table] = field(default_factory=set)  # not granted at all: invisible
     denied_reads: set[Table] = field(default_factory=set)  # no SELECT/DESCRIBE grant
     denied_writes: set[Table] = field(default_factory=set)  # no INSERT/DELETE/ALTER grant
+    index_active_after: int = 0  # Glue calls on a table before a new index is ACTIVE (0: at once)
+    # the benchmark's: keep moto's partitions of a table between reads (dropped on any write
+    # through the layer and on moto's reset; a writer that bypasses the layer must call
+    # forget_reads), and sleep this long per partition Glue loads (the cost of a load)
+    cache_partitions: bool = False
+    load_cost_us: float = 0.0
 
 
 @dataclass
@@ -122,6 +136,10 @@ class Call:
     items: int = 0  # the batch size the client sent
     error: str | None = None  # the error code answered (the layer's or moto's)
     status: int | None = None
+    # GetPartitions: partitions Glue loaded to answer this page (the whole table on the first
+    # page of a filtered read no ACTIVE index serves; what the index selects where one does)
+    loaded: int | None = None
+    filtered: bool = False  # GetPartitions with an Expression
 
 
 class GlueError(Exception):
@@ -146,6 +164,8 @@ class _Cursor:
     items: list[dict[str, Any]]
     empty_pages: bool
     every: int
+    first_loaded: int | None = None  # what the first page loads (None: what it returns)
+    no_columns: bool = False  # ExcludeColumnSchema: storage descriptors without their Columns
     starts: dict[int, tuple[int, int, bool]] = field(default_factory=dict)
     # page number → (items already served, full pages since the last empty one, last was empty)
 
@@ -163,6 +183,13 @@ class StrictLayer(LoopbackProxy):
         self.records: list[Call] = []
         self._cursors: OrderedDict[str, _Cursor] = OrderedDict()
         self._opened: Counter[str] = Counter()  # reads opened per scope: tokens repeat by run
+        self.indexes: dict[Table, list[glue_indexes.Index]] = {}
+        self._tables: dict[Table, list[dict[str, Any]]] = {}  # cache_partitions: moto's answers
+        # the benchmark's: a table's partitions as GetPartitions describes them, read straight
+        # from moto's in-process backend (moto's serialiser takes minutes for 100,000)
+        self.partition_source: Callable[[Table], list[dict[str, Any]] | None] | None = None
+        # per (table, what): its SortedIndex of an index, or its items split into segments
+        self._sorted: dict[tuple[Table | None, str], Any] = {}
 
     @property
     def upstream_endpoint(self) -> str:
@@ -206,6 +233,17 @@ class StrictLayer(LoopbackProxy):
             self._seen.clear()
             self._cursors.clear()
             self._opened.clear()
+            self.indexes.clear()
+            self._tables.clear()
+            self._sorted.clear()
+
+    def loaded(self, table: str | None = None) -> list[int]:
+        """Partitions loaded by each answered `GetPartitions` page (on `table`), in order."""
+        return [
+            c.loaded
+            for c in self.calls("GetPartitions")
+            if c.loaded is not None and table in (None, c.table)
+        ]
 
     # ------------------------------------------------------------------ the rules
 
@@ -217,6 +255,12 @@ class StrictLayer(LoopbackProxy):
         if table is not None:
             self._lake_formation(operation, table)
         self._check_batch(operation, payload)
+        if table is not None:
+            self._age_indexes(table)
+            if operation not in READS and operation not in PAGED:  # a write: moto changes
+                self._forget_table(table)
+        if operation in INDEX_OPERATIONS:
+            return self._index_call(operation, payload, table, forward)
         if operation in PAGED:
             return self._page(request, call, table, forward)
         if operation in VALUE_PATHS:
@@ -246,6 +290,37 @@ class StrictLayer(LoopbackProxy):
                 f"Insufficient Lake Formation permission(s): Required {WRITES[operation]} "
                 f"on {name}",
             )
+
+    def _forget_table(self, table: Table) -> None:
+        with self._lock:
+            self._tables.pop(table, None)
+            for key in [k for k in self._sorted if k[0] == table]:
+                del self._sorted[key]
+
+    def _age_indexes(self, table: Table) -> None:
+        """Each Glue call on a table brings its CREATING indexes one call nearer to ACTIVE."""
+        with self._lock:
+            for index in self.indexes.get(table, ()):
+                index.calls_left -= 1
+
+    def _index_call(
+        self, operation: str, payload: dict[str, Any], table: Table | None, forward: Forward
+    ) -> Answer:
+        keys = _partition_keys(table, forward)
+        if table is None or keys is None:
+            raise GlueError("EntityNotFoundException", "Table not found.")
+        with self._lock:
+            existing = self.indexes.setdefault(table, [])
+            if operation == "GetPartitionIndexes":
+                answer = {"PartitionIndexDescriptorList": [i.describe() for i in existing]}
+            else:
+                try:
+                    after = max(0, self.strictness.index_active_after)
+                    existing.append(glue_indexes.new_index(payload, keys, existing, after))
+                except glue_indexes.IndexRefused as e:
+                    raise GlueError(e.code, e.message) from e
+                answer = {}
+        return 200, dict(_JSON), json.dumps(answer).encode()
 
     @staticmethod
     def _check_batch(operation: str, payload: dict[str, Any]) -> None:
@@ -289,6 +364,7 @@ class StrictLayer(LoopbackProxy):
         if operation != "GetPartitions" or not expression.strip():
             expression = ""  # blank is no filter; GetTables' Expression is moto's to apply
         scope = (operation, table, expression, segment)
+        call.filtered = bool(expression)
         token = payload.get("NextToken")
         if token:
             cursor_id, page = self._cursor_of(token, scope)
@@ -298,7 +374,7 @@ class StrictLayer(LoopbackProxy):
                 return opened  # moto's own error (no such table...), passed on
             cursor_id, page = opened, 1
         call.page = page
-        return self._serve(cursor_id, page, size or min(self.strictness.page_size, most))
+        return self._serve(cursor_id, call, size or min(self.strictness.page_size, most))
 
     def _open(
         self, request: Request, scope: tuple[Any, ...], result_key: str, forward: Forward
@@ -310,6 +386,60 @@ class StrictLayer(LoopbackProxy):
         matcher: Filter | None = None
         if expression:
             matcher = _expression_filter(expression, table, forward)
+        items_or_error = self._everything(request, table, result_key, forward)
+        if not isinstance(items_or_error, list):
+            return items_or_error
+        items = items_or_error
+        s = self.strictness
+        if operation == "GetTables":
+            database = payload.get("DatabaseName")
+            items = [t for t in items if (database, t["Name"]) not in s.hidden_tables]
+        first_loaded = None
+        if matcher is not None:
+            try:
+                with self._lock:
+                    indexes = list(self.indexes.get(table, ()))
+                candidates = glue_indexes.indexed_candidates(
+                    matcher, items, indexes, lambda i: self._sorted_index(table, i, matcher, items)
+                )
+                first_loaded = len(items if candidates is None else candidates)
+                items = matcher.select(items if candidates is None else candidates)
+            except StoredValueError as e:
+                raise GlueError("InvalidStateException", str(e)) from e
+        if segment is not None:
+            items = self._segment_of(table, items, segment)
+        empty_pages = bool(expression) and s.empty_filtered_pages
+        cursor = _Cursor(scope, result_key, items, empty_pages, max(1, s.empty_page_every))
+        cursor.first_loaded = first_loaded
+        excluded = bool(payload.get("ExcludeColumnSchema"))
+        cursor.no_columns = operation == "GetPartitions" and excluded
+        cursor.starts[1] = (0, 0, False)
+        with self._lock:
+            digest = hashlib.sha256(repr(scope).encode()).hexdigest()[:12]
+            self._opened[digest] += 1
+            cursor_id = f"{digest}-{self._opened[digest]}"
+            self._cursors[cursor_id] = cursor
+            while len(self._cursors) > self.MAX_OPEN_CURSORS:
+                self._cursors.popitem(last=False)
+        return cursor_id
+
+    def _everything(
+        self, request: Request, table: Table | None, result_key: str, forward: Forward
+    ) -> list[dict[str, Any]] | Answer:
+        """Every item moto holds for the paged read (kept per table with cache_partitions), or
+        moto's error."""
+        operation, payload = request.operation, request.payload or {}
+        cache = operation == "GetPartitions" and self.strictness.cache_partitions and table
+        if cache:
+            with self._lock:
+                kept = self._tables.get(table)  # type: ignore[arg-type]
+            if kept is not None:
+                return kept
+            direct = self.partition_source(table) if self.partition_source else None  # type: ignore[arg-type]
+            if direct is not None:
+                with self._lock:
+                    self._tables[table] = direct  # type: ignore[index]
+                return direct
         items = None
         if operation == "GetPartitions" and table is not None:
             items = _partitions_in_process(table, _region(request))
@@ -321,29 +451,41 @@ class StrictLayer(LoopbackProxy):
             if answer[0] != 200:
                 return answer
             items = json.loads(answer[2]).get(result_key) or []
-        s = self.strictness
-        if operation == "GetTables":
-            database = payload.get("DatabaseName")
-            items = [t for t in items if (database, t["Name"]) not in s.hidden_tables]
-        if matcher is not None:
-            try:
-                items = matcher.select(items)
-            except StoredValueError as e:
-                raise GlueError("InvalidStateException", str(e)) from e
-        if segment is not None:
-            number, total = segment
-            items = [p for p in items if _segment_number(p["Values"], total) == number]
-        empty_pages = bool(expression) and s.empty_filtered_pages
-        cursor = _Cursor(scope, result_key, items, empty_pages, max(1, s.empty_page_every))
-        cursor.starts[1] = (0, 0, False)
+        if cache:
+            with self._lock:
+                self._tables[table] = items  # type: ignore[index]
+        return items
+
+    def _segment_of(
+        self, table: Table | None, items: list[dict[str, Any]], segment: tuple[int, int]
+    ) -> list[dict[str, Any]]:
+        """The items of one segment (kept per table and segment count with cache_partitions)."""
+        number, total = segment
+        key = (table, f"segments of {total}")
         with self._lock:
-            digest = hashlib.sha256(repr(scope).encode()).hexdigest()[:12]
-            self._opened[digest] += 1
-            cursor_id = f"{digest}-{self._opened[digest]}"
-            self._cursors[cursor_id] = cursor
-            while len(self._cursors) > self.MAX_OPEN_CURSORS:
-                self._cursors.popitem(last=False)
-        return cursor_id
+            kept = self._sorted.get(key)
+        if kept is None:
+            kept = [[] for _ in range(total)]
+            for p in items:
+                kept[_segment_number(p["Values"], total)].append(p)
+            if self.strictness.cache_partitions and table is not None:
+                with self._lock:
+                    self._sorted[key] = kept
+        return kept[number]
+
+    def _sorted_index(
+        self, table: Table | None, index: glue_indexes.Index, matcher: Filter, items: list[Any]
+    ) -> glue_indexes.SortedIndex:
+        """The index's entries, kept with the table's partitions when those are kept."""
+        key = (table, index.name)
+        with self._lock:
+            kept = self._sorted.get(key)  # type: ignore[arg-type]
+        if kept is None:
+            kept = glue_indexes.SortedIndex.build(index, matcher.keys, items)
+            if self.strictness.cache_partitions:
+                with self._lock:
+                    self._sorted[key] = kept  # type: ignore[index]
+        return kept
 
     def _cursor_of(self, token: str, scope: tuple[Any, ...]) -> tuple[str, int]:
         try:
@@ -356,8 +498,9 @@ class StrictLayer(LoopbackProxy):
             raise invalid("Invalid or expired continuation token (NextToken)") from e
         return cursor_id, int(page)
 
-    def _serve(self, cursor_id: str, page: int, size: int) -> Answer:
-        """Page `page` of the cursor, with a NextToken unless it is the last."""
+    def _serve(self, cursor_id: str, call: Call, size: int) -> Answer:
+        """Page `call.page` of the cursor, with a NextToken unless it is the last."""
+        page = call.page or 1
         with self._lock:
             cursor = self._cursors[cursor_id]
             served, full_pages, last_empty = cursor.starts[page]
@@ -371,6 +514,13 @@ class StrictLayer(LoopbackProxy):
                 cursor.starts[page + 1] = after
             else:
                 self._cursors.pop(cursor_id, None)
+        if call.operation == "GetPartitions":
+            first = cursor.first_loaded if page == 1 else None
+            call.loaded = len(items) if first is None else first
+        if call.loaded and self.strictness.load_cost_us > 0:  # outside the lock: calls overlap
+            time.sleep(call.loaded * self.strictness.load_cost_us / 1e6)
+        if cursor.no_columns:  # Glue leaves the columns out (GetPartitions, ExcludeColumnSchema)
+            items = [_without_columns(p) for p in items]
         answer: dict[str, Any] = {cursor.result_key: items}
         if more:
             answer["NextToken"] = _token(cursor_id, page + 1)
@@ -488,6 +638,13 @@ def _segment(segment: dict[str, Any] | None) -> tuple[int, int] | None:
     if not isinstance(number, int) or not 0 <= number < total:
         raise invalid("SegmentNumber must be between 0 and TotalSegments - 1")
     return number, total
+
+
+def _without_columns(partition: dict[str, Any]) -> dict[str, Any]:
+    sd = partition.get("StorageDescriptor")
+    if not isinstance(sd, dict) or "Columns" not in sd:
+        return partition
+    return {**partition, "StorageDescriptor": {k: v for k, v in sd.items() if k != "Columns"}}
 
 
 def _segment_number(values: list[str], total: int) -> int:

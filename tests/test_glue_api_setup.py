@@ -318,7 +318,7 @@ def test_find_recent_partitions_reads_only_the_recent_end(aws: Any) -> None:
     hours = [now - timedelta(hours=h) for h in range(6, 24 * 20)]
     _register_days(aws, hours)
     keys = [PartitionKey(n) for n in ("year", "month", "day", "hour")]
-    found, reads, _ = glue_api.find_recent_partitions(
+    found, reads, _, _ = glue_api.find_recent_partitions(
         aws.glue, "raw_x", "t", expressions.recent_windows(split_keys(keys), now)
     )
     assert reads == 1
@@ -332,12 +332,12 @@ def test_find_recent_partitions_widens_then_reads_everything(aws: Any) -> None:
     _register_days(aws, [now - timedelta(days=d) for d in (20, 500, 600)])
     keys = [PartitionKey(n) for n in ("year", "month", "day", "hour")]
     windows = expressions.recent_windows(split_keys(keys), now)
-    found, reads, complete = glue_api.find_recent_partitions(aws.glue, "raw_x", "t", windows)
+    found, reads, complete, _ = glue_api.find_recent_partitions(aws.glue, "raw_x", "t", windows)
     assert reads == 3 and len(found) == 1 and not complete  # 1 day, 7 days: empty; 35: one
     aws.glue.delete_partition(
         DatabaseName="raw_x", TableName="t", PartitionValues=list(found[0]["Values"])
     )
-    found, reads, complete = glue_api.find_recent_partitions(aws.glue, "raw_x", "t", windows)
+    found, reads, complete, _ = glue_api.find_recent_partitions(aws.glue, "raw_x", "t", windows)
     assert reads == 5 and len(found) == 2 and complete  # every window empty: the full read
 
 
@@ -351,7 +351,7 @@ def test_values_that_do_not_fit_the_window_fall_back_to_a_full_read(aws: Any) ->
         [(["latest"], "s3://lake/t/dt=latest/"), (["2020-01-01"], "s3://lake/t/dt=2020-01-01/")],
     )
     windows = expressions.recent_windows(split_keys([PartitionKey("dt")]), NOW)
-    found, reads, complete = glue_api.find_recent_partitions(aws.glue, "raw_x", "t", windows)
+    found, reads, complete, _ = glue_api.find_recent_partitions(aws.glue, "raw_x", "t", windows)
     assert reads == 2 and len(found) == 2 and complete
 
 

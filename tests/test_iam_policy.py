@@ -57,6 +57,8 @@ IAM_ACTION = {
     ("glue", "BatchDeletePartition"): "glue:BatchDeletePartition",
     ("glue", "UpdateTable"): "glue:UpdateTable",
     ("glue", "CreateTable"): "glue:CreateTable",
+    ("glue", "GetPartitionIndexes"): "glue:GetPartitionIndexes",
+    ("glue", "CreatePartitionIndex"): "glue:CreatePartitionIndex",
     ("s3", "ListObjectsV2"): "s3:ListBucket",
     ("s3", "ListObjects"): "s3:ListBucket",
     ("lambda", "Invoke"): "lambda:InvokeFunction",
