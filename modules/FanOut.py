@@ -12,8 +12,9 @@ no scheduler of its own.
 A message comes back to SQS (a batch item failure) when it cannot be read, or when one of its
 tables did not succeed (`failed`, or `partial`: partitions not written, a listing or removal that
 did not complete, a removal the guard refused); after the queue's maxReceiveCount deliveries it
-rests in the dead-letter queue. Tables a worker had no time to start are queued again as a new
-message, one continuation deeper, rather than started over; at `MAX_CONTINUATIONS` the message
+rests in the dead-letter queue. Tables a worker had no time to start, and tables the deadline
+stopped half-way (with where each resumes), are queued again as a new message, one continuation
+deeper, rather than started over; at `MAX_CONTINUATIONS` the message
 comes back instead, so a function whose timeout is too short ends in the dead-letter queue.
 """
 
@@ -195,8 +196,10 @@ def _settle(batch: _Batch, settings: Settings) -> None:
         message_id, depth = str(message.message_id), message.options.continuation_depth
         if message_id in batch.failed:
             continue
-        unsettled = [r for r in batch.results[message_id] if r.status in ("failed", "partial")]
-        left = batch.left.get(message_id)
+        results = batch.results[message_id]
+        cut = {str(r.table): r.resume for r in results if r.resume}  # the deadline stopped them
+        unsettled = [r for r in results if r.status in ("failed", "partial") and not r.resume]
+        left = [*batch.left.get(message_id, []), *cut]
         if unsettled:
             batch.failed[message_id] = "; ".join(
                 f"{r.database}.{r.table} {r.status}: {(r.errors or ['?'])[0]}" for r in unsettled
@@ -207,7 +210,7 @@ def _settle(batch: _Batch, settings: Settings) -> None:
                 f"{settings.max_continuations}: {len(left)} table(s) not started"
             )
         elif left:
-            batch.requeued[message_id] = message.rest(left)
+            batch.requeued[message_id] = message.rest(left, cut)
 
 
 def _requeue(batch: _Batch, clients: AwsClients, settings: Settings) -> None:

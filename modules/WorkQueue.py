@@ -66,6 +66,7 @@ class WorkMessage:
             "dry_run": self.options.dry_run,
             "force": self.options.force,
             "continuation_depth": self.options.continuation_depth,
+            **({"resume": dict(self.options.resume)} if self.options.resume else {}),
             "definitions": self.definitions,
             "nested": self.nested,
         }
@@ -74,14 +75,16 @@ class WorkMessage:
             text = json.dumps({**document, "definitions": {}})
         return text
 
-    def rest(self, tables: list[str]) -> WorkMessage:
-        """A message for some of these tables, one continuation deeper."""
+    def rest(self, tables: list[str], cut: dict[str, str] | None = None) -> WorkMessage:
+        """A message for some of these tables, one continuation deeper; `cut` (table -> where
+        it resumes) for the tables the deadline stopped half-way, which go on from there."""
         depth = self.options.continuation_depth + 1
+        resume = tuple(sorted((f"{self.database}.{t}", loc) for t, loc in (cut or {}).items()))
         return replace(
             self,
             tables=tables,
             definitions={t: d for t, d in self.definitions.items() if t in tables},
-            options=replace(self.options, continuation_depth=depth),
+            options=replace(self.options, continuation_depth=depth, resume=resume),
             message_id=None,
         )
 

@@ -40,6 +40,7 @@ from tests.helpers import (
     proxied,
     seed_objects,
 )
+from tests.strictlayer import StrictLayer
 
 BUCKET = "fan-lake"
 DATABASES = ("raw_fan_a", "raw_fan_b", "raw_fan_c")
@@ -535,9 +536,10 @@ def test_a_worker_short_of_time_queues_the_tables_it_did_not_start(
     aws: Aws, monkeypatch: pytest.MonkeyPatch, lines: list[logging.LogRecord]
 ) -> None:
     """A worker stops starting tables when the context's remaining time runs short (AWS Lambda
-    developer guide, "Using the Lambda context object"): the tables not started go back to the
-    queue as new messages one continuation deeper, and their old messages are done; at
-    MAX_CONTINUATIONS the messages come back instead (towards the dead-letter queue)."""
+    developer guide, "Using the Lambda context object"): the tables not started, and the one the
+    deadline stopped (with its resume point), go back to the queue as new messages one
+    continuation deeper, and their old messages are done; at MAX_CONTINUATIONS the messages come
+    back instead (towards the dead-letter queue)."""
     databases = build_lake(aws, tables=4, databases=("raw_fan_a",))
     mapping = Mapping.create(aws, visibility=1)
     monkeypatch.setenv("WORK_QUEUE_URL", mapping.url)
@@ -546,19 +548,22 @@ def test_a_worker_short_of_time_queues_the_tables_it_did_not_start(
     run_id = fan_out(databases)["run_id"]
     records = mapping.receive()
     assert len(records) == 4
-    assert mapping.invoke(records, FakeContext(60_500, 1_000)) == set()  # one table started
+    # one table starts, and the deadline stops it half-way; the others never start
+    assert mapping.invoke(records, FakeContext(60_500, 1_000)) == set()
     assert len(synced(lines)) == 1
     handed_on = mapping.receive()
     bodies = [json.loads(r["body"]) for r in handed_on]
-    assert len(bodies) == 3 and {b["continuation_depth"] for b in bodies} == {1}
+    assert len(bodies) == 4 and {b["continuation_depth"] for b in bodies} == {1}
     assert {b["run_id"] for b in bodies} == {run_id}
     assert all(b["definitions"].keys() == set(b["tables"]) for b in bodies)
+    cut = [b for b in bodies if b.get("resume")]
+    assert len(cut) == 1 and set(cut[0]["resume"]) == {f"raw_fan_a.{cut[0]['tables'][0]}"}
     [line] = finished(lines)
-    assert len(line.requeued) == 3 and line.failed_messages == {}
+    assert len(line.requeued) == 4 and line.failed_messages == {}
 
     monkeypatch.setenv("MAX_CONTINUATIONS", "1")
     back = mapping.invoke(handed_on, FakeContext(60_500, 1_000))
-    assert len(back) == 2 and len(synced(lines)) == 2
+    assert len(back) == 4 and len(synced(lines)) == 2
     assert "reached MAX_CONTINUATIONS 1" in " ".join(finished(lines)[-1].failed_messages.values())
     mapping.drain(workers=1, context=ample)
     assert all(aws.partitions("raw_fan_a", t) for t in ("t00", "t01", "t02", "t00_archive"))
@@ -725,3 +730,40 @@ def test_the_readme_names_every_setting_and_links_the_fan_out_page() -> None:
     page = (root / "docs" / "fan-out.md").read_text()
     for field_name in ('message = "table synced"', "run_id =", "counts.created", "lag_seconds"):
         assert field_name in page
+
+
+def test_a_table_the_deadline_cuts_goes_on_from_where_it_stopped(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch, strict: StrictLayer
+) -> None:
+    """A worker whose time runs short half-way through a table (AWS Lambda developer guide,
+    "Using the Lambda context object") hands the table on with its resume point, as a new message
+    one continuation deeper; its own message is done, and the next worker finishes the table
+    from there, each partition written once."""
+    aws.bucket("cut")
+    aws.database("raw_fan_cut")
+    aws.table("raw_fan_cut", "t", "s3://cut/t/", ["year", "month", "day", "hour"])
+    hours = [
+        NOW.replace(minute=0, second=0, microsecond=0) - timedelta(hours=h)
+        for h in range(80, 0, -1)
+    ]
+    expected = {
+        (f"{h:%Y}", f"{h:%m}", f"{h:%d}", f"{h:%H}"): f"s3://cut/t/{h:%Y/%m/%d/%H}/" for h in hours
+    }
+    seed_objects("cut", [f"t/{h:%Y/%m/%d/%H}/part-0.json" for h in hours])
+    mapping = Mapping.create(aws, visibility=1)
+    monkeypatch.setenv("WORK_QUEUE_URL", mapping.url)
+    fan_out(["raw_fan_cut"], full_scan=True)
+    records = mapping.receive()
+    margin_ms = Settings().time_margin_seconds * 1000
+    assert mapping.invoke(records, FakeContext(int(margin_ms) + 30_000, 1000)) == set()
+    handed_on = mapping.receive()
+    [body] = [json.loads(r["body"]) for r in handed_on]
+    assert body["tables"] == ["t"] and body["continuation_depth"] == 1
+    resume = body["resume"]["raw_fan_cut.t"]
+    registered = aws.partitions("raw_fan_cut", "t")
+    assert 0 < len(registered) < len(expected)
+    assert sorted(registered.values()) == sorted(v for v in expected.values() if v < resume)
+    assert mapping.invoke(handed_on, ample()) == set()
+    assert aws.partitions("raw_fan_cut", "t") == expected
+    created = sum(c.items for c in strict.calls("BatchCreatePartition") if c.error is None)
+    assert created == len(expected)
