@@ -18,7 +18,7 @@ from modules import EventSync, FanOut, S3Events, WorkQueue
 from modules.AwsClientObj import get_clients
 from modules.Continuation import hand_on, remember, resume_order
 from modules.Metrics import publish
-from modules.PartitionSync import TableJob, TableList, read_tables, sync_tables
+from modules.PartitionSync import Deadline, TableJob, TableList, read_tables, sync_tables
 from modules.ProcessLogger import get_logger
 from modules.Settings import EVENT_KEYS, Options, Settings, parse_event
 from modules.TableReport import TableResult, run_status, totals
@@ -51,9 +51,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         listed.cursor,
         lambda job: (job.database, job.name),
     )
-    ran = sync_tables(
-        clients, settings, jobs, now, lambda: _out_of_time(context, settings), watch_table
-    )
+    ran = sync_tables(clients, settings, jobs, now, _deadline(context, settings), watch_table)
     results = listed.failures + [result for _, result in ran.done]
     remaining = [(job.database, job.name) for job in ran.left]
     summary = _summary(results, remaining, options, settings, databases)
@@ -95,7 +93,7 @@ def _event_mode(event: dict[str, Any], settings: Settings, context: Any) -> dict
             return {**_summary(run.results, [], Options(), settings, []), "events": run.counts}
         failed += run.failed_messages
     if work:
-        done = FanOut.work(work, clients, settings, now, lambda: _out_of_time(context, settings))
+        done = FanOut.work(work, clients, settings, now, _deadline(context, settings))
         publish(done.metered, settings.metrics_namespace)
         failed += done.failed_messages
     return {"batchItemFailures": [{"itemIdentifier": m} for m in failed]}
@@ -149,10 +147,19 @@ def _add_errors(summary: dict[str, Any], errors: list[str | None]) -> None:
         summary["status"] = "partial"
 
 
-def _out_of_time(context: Any, settings: Settings) -> bool:
-    """True when less than the safety margin remains (never without a Lambda context)."""
+def _deadline(context: Any, settings: Settings) -> Deadline:
+    """Stop starting tables with less than TIME_MARGIN_SECONDS left, cut started ones with less
+    than half of it (never without a Lambda context)."""
+    margin_ms = settings.time_margin_seconds * 1000
+    return Deadline(
+        lambda: _remaining_ms(context) < margin_ms, lambda: _remaining_ms(context) < margin_ms / 2
+    )
+
+
+def _remaining_ms(context: Any) -> float:
+    """What is left of the invocation (infinite without a Lambda context)."""
     remaining_ms = getattr(context, "get_remaining_time_in_millis", None)
-    return remaining_ms is not None and remaining_ms() < settings.time_margin_seconds * 1000
+    return float("inf") if remaining_ms is None else remaining_ms()
 
 
 def _summary(

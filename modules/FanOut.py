@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import bisect
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -31,7 +30,7 @@ from modules import GlueAPISetup as glue_api
 from modules import S3PrefixGeneration as s3p
 from modules import WorkQueue
 from modules.AwsClientObj import AwsClients
-from modules.PartitionSync import TableJob, TableList, location_dir, sync_tables
+from modules.PartitionSync import Deadline, TableJob, TableList, location_dir, sync_tables
 from modules.ProcessLogger import get_logger
 from modules.Settings import Options, Settings
 from modules.TableReport import TableResult, run_status, totals
@@ -131,7 +130,7 @@ def work(
     clients: AwsClients,
     settings: Settings,
     now: datetime,
-    out_of_time: Callable[[], bool],
+    deadline: Deadline,
 ) -> WorkRun:
     """Run the tables of the work messages of an SQS batch; never raises for a table's or a
     message's trouble."""
@@ -145,7 +144,7 @@ def work(
         except ValueError as exc:
             batch.failed[message_id] = f"not a valid work message: {exc}"
     _plan(batch, clients.glue)
-    ran = sync_tables(clients, settings, list(batch.owner), now, out_of_time)
+    ran = sync_tables(clients, settings, list(batch.owner), now, deadline)
     for job, result in ran.done:
         batch.results[batch.owner[job]].append(result)
     for job in ran.left:

@@ -164,14 +164,12 @@ PAGE = 1000
 def first_page(
     glue: Any, database: str, table: str, count: int
 ) -> tuple[list[dict[str, Any]], bool]:
-    """The first page of at most `count` registered partitions, unfiltered (Glue loads no more
-    than it returns), and whether more follow. Glue may answer a short or empty page with a
-    NextToken; then the next pages are read until `count` are in hand."""
+    """The first `count` registered partitions (at least), unfiltered (Glue loads no more than
+    it returns), page after page as Glue answers them, and whether more follow."""
     params: dict[str, Any] = {
         "DatabaseName": database,
         "TableName": table,
         "ExcludeColumnSchema": True,
-        "MaxResults": count,
     }
     found: list[dict[str, Any]] = []
     while True:

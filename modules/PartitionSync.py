@@ -43,6 +43,17 @@ class Workers:
     out_of_time: Callable[[], bool] = lambda: False
 
 
+@dataclass(frozen=True)
+class Deadline:
+    """When an invocation stops starting tables (`start`: less than TIME_MARGIN_SECONDS left),
+    and when a started table stops at a path-order point and hands the rest on (`cut`: less than
+    half of it left). A table started just above the margin still gets work done, and the run
+    still has time to write, report and hand on what is left."""
+
+    start: Callable[[], bool] = lambda: False
+    cut: Callable[[], bool] = lambda: False
+
+
 @dataclass(eq=False)
 class TableJob:
     """One table to sync and how: what every entry hands to `sync_tables`."""
@@ -70,12 +81,13 @@ def sync_tables(
     settings: Settings,
     jobs: Sequence[TableJob],
     now: datetime,
-    out_of_time: Callable[[], bool],
+    deadline: Deadline,
     watch: Callable[[Future[TableResult], int], None] | None = None,
 ) -> Ran:
     """Sync the jobs in their order, `TABLE_CONCURRENCY` at a time, starting none once
-    `out_of_time()` says so; a started table always finishes its writes. `watch` sees each
-    table's job start, one of how many (the command line's progress line)."""
+    `deadline.start()` says so; a started table stops at `deadline.cut()` and always finishes
+    its writes. `watch` sees each table's job start, one of how many (the command line's
+    progress line)."""
     ran = Ran()
     with (
         ThreadPoolExecutor(settings.glue_write_concurrency, "glue-write") as write_pool,
@@ -83,13 +95,13 @@ def sync_tables(
         ThreadPoolExecutor(settings.table_concurrency, "table") as table_pool,
     ):
         writer = glue_api.GlueWriter.for_settings(clients.glue, write_pool, settings)
-        work = Workers(clients, writer, s3_pool, settings, out_of_time)
+        work = Workers(clients, writer, s3_pool, settings, deadline.cut)
         running: dict[Future[TableResult], TableJob] = {}
         for i, job in enumerate(jobs):
             while len(running) >= settings.table_concurrency:
                 finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 ran.done += [(running.pop(f), f.result()) for f in finished]
-            if out_of_time():
+            if deadline.start():
                 ran.left = list(jobs[i:])
                 get_logger().warning("time is running out", extra={"not_started": len(ran.left)})
                 break

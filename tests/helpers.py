@@ -24,6 +24,7 @@ import main
 from tests.conftest import (
     REGION,
     Aws,
+    LambdaContext,
     dumps,
 )
 from tests.faultproxy import FaultProxy, Faults, running
@@ -425,3 +426,22 @@ def emf_documents(text: str) -> list[dict[str, Any]]:
 
 def listed(value: str | list[str]) -> list[str]:
     return [value] if isinstance(value, str) else value
+
+
+@dataclass
+class StartsClock(LambdaContext):
+    """A Lambda context whose time falls by `step_ms` each time a table starts (the handler's
+    `watch_table` hook) rather than at each look, so that looks inside a table do not count."""
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+    def tick(self, *_: Any) -> None:
+        self.remaining_ms -= self.step_ms
+
+
+def starts_clock(monkeypatch: pytest.MonkeyPatch, remaining_ms: int) -> StartsClock:
+    """A StartsClock the handler ticks at each table start, a second a tick, for this test."""
+    clock = StartsClock(remaining_ms, 1_000)
+    monkeypatch.setattr(main, "watch_table", clock.tick)
+    return clock

@@ -26,6 +26,7 @@ from tests.helpers import (
     days_back,
     proxied,
     reset_moto,
+    starts_clock,
 )
 
 # --------------------------------------------------------------------------- the lake
@@ -186,13 +187,13 @@ def test_crash_half_way_then_rerun(
 
 
 def test_time_budget_continuation(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A context that runs out after two tables leaves the rest in `remaining`; the
+    """A context that runs out after a few tables leaves the rest in `remaining`; the
     continuation events finish the job; together they equal one uninterrupted run."""
     monkeypatch.setenv("TABLE_CONCURRENCY", "1")
     lake = build_lake(aws)
     before = lake.catalog()
     margin_ms = 60_000
-    context = FakeContext(remaining_ms=margin_ms + 2 * 1000 + 500, step_ms=1000)
+    context = starts_clock(monkeypatch, margin_ms + 2 * 1000 + 500)
     first = main.lambda_handler({"databases": [DATABASE]}, context)
     done = {e["table"] for e in first["tables"]}
     left = {r["table"] for r in first["remaining"]}

@@ -21,7 +21,7 @@ import pytest
 import main
 from modules.Continuation import STATE_TABLE, Cursor, resume_order
 from tests.conftest import FUNCTION_ARN, Aws, FakeContext, LambdaContext, dumps, lambda_invokes
-from tests.helpers import check_emf, emf_documents, proxied
+from tests.helpers import check_emf, emf_documents, proxied, starts_clock
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "ops-lake"
@@ -142,9 +142,9 @@ def test_bad_settings_name_the_variable(
 # --------------------------------------------------------------------------- continuation
 
 
-def short_context() -> LambdaContext:
-    """61.5 s left, one second less at each look: with the 60 s margin, two tables start."""
-    return LambdaContext(61_500, 1_000)
+def short_context(monkeypatch: pytest.MonkeyPatch, remaining_ms: int = 61_500) -> LambdaContext:
+    """61.5 s left, a second less at each table start: with the 60 s margin, two tables start."""
+    return starts_clock(monkeypatch, remaining_ms)
 
 
 def test_self_continued_run_ends_with_the_catalog_of_one_long_run(
@@ -161,7 +161,7 @@ def test_self_continued_run_ends_with_the_catalog_of_one_long_run(
     monkeypatch.setenv("TIME_MARGIN_SECONDS", "60")
     started: list[str] = []
     with lambda_invokes(monkeypatch) as invokes:
-        summary = main.lambda_handler({"databases": ["raw_ops"]}, short_context())
+        summary = main.lambda_handler({"databases": ["raw_ops"]}, short_context(monkeypatch))
         links = 1
         while True:
             started += [t["table"] for t in summary["tables"]]
@@ -175,7 +175,8 @@ def test_self_continued_run_ends_with_the_catalog_of_one_long_run(
             assert call["InvocationType"] == "Event"
             assert call["Payload"] == {**summary["handed_on"][0]}
             assert call["Payload"]["continuation_depth"] == links
-            summary = main.lambda_handler(call["Payload"], short_context())  # Lambda's part
+            link = short_context(monkeypatch)
+            summary = main.lambda_handler(call["Payload"], link)  # Lambda's part
             links += 1
     assert sorted(started) == sorted(TABLES)  # each table once
     assert links == 3  # two tables per link
@@ -190,9 +191,9 @@ def test_max_continuations_stops_the_chain_with_an_error(
     monkeypatch.setenv("MAX_CONTINUATIONS", "1")
     monkeypatch.setenv("TABLE_CONCURRENCY", "1")
     with lambda_invokes(monkeypatch) as invokes:
-        first = main.lambda_handler({"databases": ["raw_ops"]}, short_context())
+        first = main.lambda_handler({"databases": ["raw_ops"]}, short_context(monkeypatch))
         assert len(invokes) == 1 and first["status"] == "succeeded"
-        second = main.lambda_handler(invokes.pop()["Payload"], short_context())
+        second = main.lambda_handler(invokes.pop()["Payload"], short_context(monkeypatch))
     assert invokes == [], "the chain must stop at MAX_CONTINUATIONS"
     assert second["status"] == "partial" and second["handed_on"] == []
     assert "continuation_depth 1 reached MAX_CONTINUATIONS 1" in second["errors"][0]
@@ -206,7 +207,7 @@ def test_without_continue_async_nothing_is_invoked(
     lake(aws)
     monkeypatch.setenv("TABLE_CONCURRENCY", "1")
     with lambda_invokes(monkeypatch) as invokes:
-        summary = main.lambda_handler({"databases": ["raw_ops"]}, short_context())
+        summary = main.lambda_handler({"databases": ["raw_ops"]}, short_context(monkeypatch))
     assert invokes == [] and summary["handed_on"] == [] and len(summary["continuation"]) == 1
 
 
@@ -252,7 +253,8 @@ def test_no_table_starves_whatever_the_schedule(
     monkeypatch.setattr(main, "datetime", Clock)
     synced: dict[str, int] = {}
     for run in range(math.ceil(len(MANY) / 3) + 2):
-        summary = main.lambda_handler({"databases": ["raw_ops"]}, FakeContext(62_500, 1_000))
+        context = short_context(monkeypatch, 62_500)
+        summary = main.lambda_handler({"databases": ["raw_ops"]}, context)
         assert len(summary["tables"]) == 3 and summary["status"] == "succeeded", dumps(summary)
         for entry in summary["tables"]:
             synced.setdefault(entry["table"], run)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 import main
 from tests.conftest import Aws, dumps
 from tests.helpers import seed_objects
@@ -100,10 +102,14 @@ def test_day_first_date_key_crossing_a_month(aws: Aws) -> None:
     assert set(aws.partitions(DATABASE, "dayfirst")) == {(v,) for v in old + new}
 
 
-def test_spark_null_int_partition_on_second_and_third_run(aws: Aws) -> None:
+def test_spark_null_int_partition_on_second_and_third_run(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Spark writes a null `int` value as `__HIVE_DEFAULT_PARTITION__`. Once registered, every
     expression on the table fails in Glue (`InvalidStateException`, aws/aws-sdk#670): the run
-    reads without a filter, says so, and still registers the new data."""
+    reads without a filter, says so, and still registers the new data. (Without partition
+    indexes: where one serves, a table this small is read whole by one unfiltered page.)"""
+    monkeypatch.setenv("PARTITION_INDEX", "off")
     setup(aws)
     keys = [("year", "int"), ("month", "int")]
     aws.table(DATABASE, "nulls", f"s3://{BUCKET}/nulls/", keys)

@@ -93,9 +93,11 @@ def test_a_full_scan_reads_the_catalog_in_segments(
 
 
 def _context(accepted: int) -> FakeContext:
-    """A context whose time falls a second at each look: the table starts, then `accepted`
-    partitions go through before less than the margin remains."""
-    return FakeContext(int(MARGIN_MS) + accepted * 1000, 1000)
+    """A context whose time falls a second at each look: the table starts (at least the margin
+    is left), then `accepted` partitions go through before less than half the margin remains, when
+    a started table is cut (`accepted` of 30 or more)."""
+    assert accepted * 1000 >= MARGIN_MS / 2
+    return FakeContext(int(MARGIN_MS / 2) + accepted * 1000, 1000)
 
 
 def _created_items(strict: StrictLayer) -> int:
@@ -161,7 +163,7 @@ def test_a_cut_table_continues_itself(big: Aws, monkeypatch: pytest.MonkeyPatch)
     expected = _firehose(big, "t", _hours(60))
     monkeypatch.setenv("CONTINUE_ASYNC", "true")
     with lambda_invokes(monkeypatch) as invokes:
-        context = LambdaContext(int(MARGIN_MS) + 31_000, 1000)
+        context = LambdaContext(int(MARGIN_MS / 2) + 31_000, 1000)
         first = main.lambda_handler({"databases": ["raw_big"], "full_scan": True}, context)
         assert first["handed_on"] and not first["continuation"], dumps(first)
         (invoke,) = invokes
