@@ -12,6 +12,7 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,27 @@ for _name, _value in DUMMY_ENV.items():
     os.environ[_name] = _value
 os.environ.pop("AWS_PROFILE", None)
 os.environ.setdefault("RETRY_BASE_DELAY_SECONDS", "0.01")
+
+# The session's one "now": taken when the tests are collected. Test data is built around it
+# (hours and days before it), and the handler is held to it by `session_clock`.
+CLOCK = datetime.now(UTC)
+
+
+class _SessionClock(datetime):
+    @classmethod
+    def now(cls, tz: Any = None) -> datetime:  # type: ignore[override]
+        return CLOCK.astimezone(tz) if tz else CLOCK.replace(tzinfo=None)
+
+
+@pytest.fixture(autouse=True)
+def session_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The handler reads the time once a run (`main.datetime.now`). Held to `CLOCK`, a run and the
+    data a test built "an hour ago" agree on the hour even when the suite, which lasts minutes,
+    crosses one: unheld, a retention test collected at 15:59 and run at 16:00 expired one
+    partition more than it built. A test that moves time itself patches `main.datetime` again."""
+    import main
+
+    monkeypatch.setattr(main, "datetime", _SessionClock)
 
 
 @pytest.fixture(scope="session")

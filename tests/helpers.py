@@ -10,7 +10,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -22,6 +22,7 @@ from moto.s3.models import s3_backends
 
 import main
 from tests.conftest import (
+    CLOCK,
     REGION,
     Aws,
     LambdaContext,
@@ -83,7 +84,7 @@ def seed_objects(bucket: str, keys: list[str], body: bytes = b'{"id": "1"}\n') -
 
 def days_back(n: int) -> list[datetime]:
     """The `n` days before today (UTC), oldest first, so template candidates stay recent."""
-    today = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    today = CLOCK.replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
     return [today - timedelta(days=i) for i in range(n, 0, -1)]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,12 +18,12 @@ from moto.s3.models import s3_backends
 import main
 from modules.AwsClientObj import get_clients
 from modules.Settings import Settings
-from tests.conftest import Aws, dumps
+from tests.conftest import CLOCK, Aws, dumps
 from tests.faultproxy import Faults
 from tests.helpers import ProcessDied, crash, proxied
 from tests.test_inputs import DAILY_PROJECTION
 
-NOW = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+NOW = CLOCK.replace(tzinfo=None, minute=0, second=0, microsecond=0)
 DB = "raw_lake"
 Catalog = dict[tuple[str, ...], str]
 

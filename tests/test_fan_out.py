@@ -29,7 +29,7 @@ import main
 from modules import EventSync, WorkQueue
 from modules.ProcessLogger import SERVICE
 from modules.Settings import Options, Settings
-from tests.conftest import REGION, Aws, FakeContext, dumps
+from tests.conftest import CLOCK, REGION, Aws, FakeContext, dumps
 from tests.faultproxy import Faults
 from tests.helpers import (
     ProcessDied,
@@ -44,7 +44,7 @@ from tests.strictlayer import StrictLayer
 
 BUCKET = "fan-lake"
 DATABASES = ("raw_fan_a", "raw_fan_b", "raw_fan_c")
-NOW = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+NOW = CLOCK.replace(tzinfo=None, minute=0, second=0, microsecond=0)
 Catalog = dict[tuple[str, str], dict[tuple[str, ...], str]]
 
 

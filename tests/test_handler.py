@@ -9,7 +9,7 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +18,13 @@ import pytest
 import main
 from modules.AwsClientObj import get_clients
 from modules.Settings import Settings
-from tests.conftest import Aws, FakeContext, dumps
+from tests.conftest import CLOCK, Aws, FakeContext, dumps
 from tests.helpers import starts_clock
 from tests.strictlayer import StrictLayer
 from tests.test_inputs import DAILY_PROJECTION
 
 ROOT = Path(__file__).resolve().parent.parent
-NOW = datetime.now(UTC)
+NOW = CLOCK
 HOURS = [NOW - timedelta(hours=h) for h in range(30, 0, -1)]
 DAYS = [NOW.date() - timedelta(days=d) for d in range(10, 0, -1)]
 TEMPLATE = {"storage.location.template": "s3://lake/ev/${dt}/", **DAILY_PROJECTION}

@@ -6,7 +6,6 @@ the same status and the same error text, over HTTP against the moto server."""
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -17,13 +16,13 @@ from modules.AwsClientObj import get_clients
 from modules.PartitionSync import Workers, sync_table
 from modules.S3Events import CREATED, ObjectEvent
 from modules.Settings import Options, Settings
-from tests.conftest import Aws, dumps
+from tests.conftest import CLOCK, Aws, dumps
 from tests.helpers import seed_objects
 from tests.test_inputs import DAILY_PROJECTION
 
 DATABASE = "raw_matrix"
 BUCKET = "matrix"
-NOW = datetime.now(UTC).replace(tzinfo=None)
+NOW = CLOCK.replace(tzinfo=None)
 TODAY = NOW.strftime("%Y-%m-%d")
 TEMPLATE = {"storage.location.template": f"s3://{BUCKET}/tpl/${{dt}}/", **DAILY_PROJECTION}
 

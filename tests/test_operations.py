@@ -12,7 +12,7 @@ import math
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +20,20 @@ import pytest
 
 import main
 from modules.Continuation import STATE_TABLE, Cursor, resume_order
-from tests.conftest import FUNCTION_ARN, Aws, FakeContext, LambdaContext, dumps, lambda_invokes
+from tests.conftest import (
+    CLOCK,
+    FUNCTION_ARN,
+    Aws,
+    FakeContext,
+    LambdaContext,
+    dumps,
+    lambda_invokes,
+)
 from tests.helpers import check_emf, emf_documents, proxied, starts_clock
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "ops-lake"
-NOW = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+NOW = CLOCK.replace(tzinfo=None, minute=0, second=0, microsecond=0)
 TABLES = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot")
 
 
@@ -243,7 +251,7 @@ def test_no_table_starves_whatever_the_schedule(
         table(aws, "raw_ops", name, 2, {})
     monkeypatch.setenv("TABLE_CONCURRENCY", "1")
     monkeypatch.setenv("TIME_MARGIN_SECONDS", "60")
-    clock = {"now": datetime.now(UTC)}
+    clock = {"now": CLOCK}
 
     class Clock(datetime):
         @classmethod

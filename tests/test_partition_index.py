@@ -4,7 +4,7 @@ an index serve a recent window."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,11 +13,11 @@ import main
 from modules import GlueExpressions as expressions
 from modules.Render import render
 from modules.TimeKeys import PartitionKey, split_keys
-from tests.conftest import Aws, dumps
+from tests.conftest import CLOCK, Aws, dumps
 from tests.glue_expression import Key, parse
 from tests.strictlayer import StrictLayer
 
-NOW = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+NOW = CLOCK.replace(tzinfo=None, minute=0, second=0, microsecond=0)
 KEYS = ["year", "month", "day", "hour"]
 INDEX = "partition_sync_year_month_day_hour"
 HISTORY = 1500  # hours registered: more than one page of 1,000, so windows are read

@@ -8,12 +8,13 @@ checks that every new partition is registered, nothing else is, and the run says
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 import main
-from tests.conftest import Aws, dumps
+from tests.conftest import CLOCK, Aws, dumps
 from tests.helpers import seed_objects
 
 DATABASE = "raw_writers"
@@ -189,12 +190,10 @@ def test_empty_value_is_a_skipped_path(aws: Aws) -> None:
 def test_retention_on_unpadded_text_keys_removes_every_expired_day(aws: Aws) -> None:
     """Retention compares in time order: on AWS Config's unpadded text `month`, `month <= '11'`
     would leave out `9` (text compares `'9' > '11'`), so those days would never expire."""
-    from datetime import UTC, datetime, timedelta
-
     setup(aws)
     params = {"partition.retention.period": "30d"}
     aws.table(DATABASE, "cfg", f"s3://{BUCKET}/cfg/", ["year", "month", "day"], params)
-    today = datetime.now(UTC).replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
+    today = CLOCK.replace(tzinfo=None, hour=0, minute=0, second=0, microsecond=0)
     days = [today - timedelta(days=n) for n in range(90, 0, -1)]
     aws.register(
         DATABASE,
@@ -207,7 +206,7 @@ def test_retention_on_unpadded_text_keys_removes_every_expired_day(aws: Aws) -> 
             for d in days
         ],
     )
-    cutoff = datetime.now(UTC).replace(tzinfo=None) - timedelta(days=30)
+    cutoff = CLOCK.replace(tzinfo=None) - timedelta(days=30)
     summary = run()
     # a day is expired when it starts before the cutoff (docs/operations.md, Retention)
     kept = {(str(d.year), str(d.month), str(d.day)) for d in days if d >= cutoff}

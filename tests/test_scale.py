@@ -4,7 +4,7 @@ catalog one long run leaves."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -12,10 +12,10 @@ import pytest
 import main
 from modules import GlueAPISetup as glue_api
 from modules.Settings import Settings
-from tests.conftest import Aws, FakeContext, LambdaContext, dumps, lambda_invokes
+from tests.conftest import CLOCK, Aws, FakeContext, LambdaContext, dumps, lambda_invokes
 from tests.strictlayer import StrictLayer
 
-NOW = datetime.now(UTC).replace(tzinfo=None, minute=0, second=0, microsecond=0)
+NOW = CLOCK.replace(tzinfo=None, minute=0, second=0, microsecond=0)
 MARGIN_MS = Settings().time_margin_seconds * 1000
 
 
