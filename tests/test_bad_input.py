@@ -128,7 +128,9 @@ _example = itertools.count()
 def really_a_partition(relative: str) -> tuple[str, ...] | None:
     """The partition a key (relative to the table location) really is, decided here without
     the module: a data file (no level named `_…`/`.…`, not a folder marker) under n levels
-    `key=value` naming the keys in order, each value fitting its type (ASCII digits for int)."""
+    `key=value` naming the keys in order, each value fitting its type (ASCII digits for int) and
+    not empty (Glue's `PartitionInput.Values` take 1 to 1,024 characters, AWS Glue API
+    reference)."""
     parts = relative.split("/")
     if not parts[-1] or parts[-1].endswith("_$folder$"):
         return None
@@ -138,7 +140,7 @@ def really_a_partition(relative: str) -> tuple[str, ...] | None:
     for key, part in zip(KEYS, parts, strict=False):
         name, sep, raw = part.partition("=")
         value = re.sub(r"%([0-9A-Fa-f]{2})", lambda m: chr(int(m.group(1), 16)), raw)
-        if not sep or name.lower() != key.name:
+        if not sep or not value or name.lower() != key.name:
             return None
         if key.type == "int" and not (
             re.fullmatch(r"[+-]?[0-9]+", value) and -(2**31) <= int(value) < 2**31
@@ -148,11 +150,17 @@ def really_a_partition(relative: str) -> tuple[str, ...] | None:
     return tuple(found)
 
 
+# derandomize: the same examples on every run, so a CI run fails only on a change (new examples
+# are found by raising max_examples, or with derandomize=False, locally)
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(junk_keys)
 @example(["dt=x/hour=\u0663/p.json", "dt=y/hour=+7/p.json"])  # an Arabic-Indic 3 is not an int
+@example(["dt=/hour=07/dt=2024-01-01"])  # an empty value is no partition
 def test_junk_keys_never_make_a_partition(aws_bucket: Aws, keys: list[str]) -> None:
     """Whatever lies under a table's location, listed from the moto server, discovery finds
     exactly the keys' real partitions: nothing that is not one, none missed."""
