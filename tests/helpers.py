@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -44,7 +44,8 @@ BUCKET = "lake"
 
 @dataclass
 class Lake:
-    """A RAW database with tables of all three layouts, and what its catalog should become."""
+    """The one lake builder: a RAW database and a bucket, tables added with their data, and what
+    the catalog should become. Every test that builds tables builds them here."""
 
     aws: Aws
     database: str = DATABASE
@@ -52,9 +53,39 @@ class Lake:
     expected: Catalog = field(default_factory=dict)  # table -> values -> location
     registered: Catalog = field(default_factory=dict)  # registered before the run
 
+    @classmethod
+    def create(cls, aws: Aws, database: str = DATABASE, bucket: str = BUCKET) -> Lake:
+        """A new bucket and database (a second database in the same bucket: `in_database`)."""
+        aws.bucket(bucket)
+        aws.database(database)
+        return cls(aws, database, bucket)
+
+    def in_database(self, database: str) -> Lake:
+        """The same bucket, one more database; its tables are expected in the new `Lake` only."""
+        self.aws.database(database)
+        return Lake(self.aws, database, self.bucket)
+
     def catalog(self) -> Catalog:
         """The catalog as it is now, for every table of the lake."""
         return {t: self.aws.partitions(self.database, t) for t in self.expected}
+
+    def table(
+        self,
+        name: str,
+        keys: list[tuple[str, str]] | list[str],
+        data: dict[Values, str],
+        params: dict[str, str] | None = None,
+        *,
+        location: str | None = None,
+        noise: list[str] = (),
+        preregister: int = 0,
+    ) -> dict[Values, str]:
+        """Create table `name` at `s3://bucket/<location or name>/` and add its data (see `add`);
+        returns the expected partitions (values -> location)."""
+        path = location if location is not None else f"{name}/"
+        self.aws.table(self.database, name, f"s3://{self.bucket}/{path}", keys, params)
+        self.add(name, data, noise, preregister)
+        return self.expected[name]
 
     def add(
         self,
@@ -74,12 +105,32 @@ class Lake:
         self.registered[table] = first
 
 
-def seed_objects(bucket: str, keys: list[str], body: bytes = b'{"id": "1"}\n') -> None:
+def hive_hours(path: str, hours: Iterable[datetime]) -> dict[Values, str]:
+    """Hive `dt=YYYY-MM-dd/hour=HH/` under `path`, one per hour: values -> key prefix."""
+    return {(f"{h:%Y-%m-%d}", f"{h:%H}"): f"{path}dt={h:%Y-%m-%d}/hour={h:%H}/" for h in hours}
+
+
+def firehose_hours(path: str, hours: Iterable[datetime]) -> dict[Values, str]:
+    """Firehose's `YYYY/MM/dd/HH/` under `path`, one per hour: values -> key prefix."""
+    return {(f"{h:%Y}", f"{h:%m}", f"{h:%d}", f"{h:%H}"): f"{path}{h:%Y/%m/%d/%H}/" for h in hours}
+
+
+def hours_before(moment: datetime, count: int) -> list[datetime]:
+    """The `count` whole hours before `moment`, oldest first."""
+    return [moment - timedelta(hours=h) for h in range(count, 0, -1)]
+
+
+def entry(summary: dict[str, Any], table: str) -> dict[str, Any]:
+    """The summary entry of one table."""
+    return next(t for t in summary["tables"] if t["table"] == table)
+
+
+def seed_objects(bucket: str, keys: Iterable[str], body: bytes = b'{"id": "1"}\n') -> None:
     """Put objects straight into the moto backend the server shares (the server takes ~300
     puts a second; listing them back still goes over HTTP)."""
     backend = s3_backends[DEFAULT_ACCOUNT_ID]["global"]
     for key in keys:
-        backend.put_object(bucket, key, body)
+        backend.put_object(bucket, key, body, disable_notification=True)
 
 
 def days_back(n: int) -> list[datetime]:
@@ -106,53 +157,47 @@ IGNORED = ["_SUCCESS", "_temporary/0/part-1.json", ".hive-staging_1/x.json", "x_
 
 def build_lake(aws: Aws, scale: int = 1, preregister: bool = True) -> Lake:
     """Six tables, two per layout; `scale` multiplies the partition counts (1 → ~430)."""
-    aws.bucket(BUCKET)
-    aws.database(DATABASE)
-    lake = Lake(aws)
-    hours = [f"{h:02d}" for h in range(24)]
-    days = days_back(3 * scale)
+    lake = Lake.create(aws)
     pre = 30 if preregister else 0
+    hours = [day + timedelta(hours=h) for day in days_back(3 * scale) for h in range(24)]
 
-    aws.table(DATABASE, "hive_hourly", f"s3://{BUCKET}/hive_hourly/", ["dt", "hour"])
-    hive = {
-        (f"{d:%Y-%m-%d}", h): f"hive_hourly/dt={d:%Y-%m-%d}/hour={h}/" for d in days for h in hours
-    }
-    lake.add("hive_hourly", hive, [f"hive_hourly/{n}" for n in IGNORED], preregister=pre)
+    def noise(table: str) -> list[str]:
+        return [f"{table}/{n}" for n in IGNORED]
 
-    aws.table(DATABASE, "hive_region", f"s3://{BUCKET}/hive_region/", ["region", ("dt", "date")])
+    lake.table(
+        "hive_hourly",
+        ["dt", "hour"],
+        hive_hours("hive_hourly/", hours),
+        noise=noise("hive_hourly"),
+        preregister=pre,
+    )
     regions = {"eu:west": "eu%3Awest", "us east": "us east", "ap/south": "ap%2Fsouth"}
-    lake.add(
+    lake.table(
         "hive_region",
+        ["region", ("dt", "date")],
         {
             (r, f"{d:%Y-%m-%d}"): f"hive_region/region={esc}/dt={d:%Y-%m-%d}/"
             for r, esc in regions.items()
             for d in days_back(50 * scale)
         },
-        [f"hive_region/region=eu%3Awest/{n}" for n in IGNORED],
+        noise=[f"hive_region/region=eu%3Awest/{n}" for n in IGNORED],
     )
-
-    firehose_keys = ["year", "month", "day", "hour"]
     for name, n_days in (("firehose_a", 3 * scale), ("firehose_b", 2 * scale)):
-        aws.table(DATABASE, name, f"s3://{BUCKET}/{name}/", firehose_keys)
-        data = {
-            (f"{d:%Y}", f"{d:%m}", f"{d:%d}", h): f"{name}/{d:%Y/%m/%d}/{h}/"
-            for d in days_back(n_days)
-            for h in hours
-        }
-        lake.add(
+        lake.table(
             name,
-            data,
-            [f"{name}/{n}" for n in IGNORED],
+            ["year", "month", "day", "hour"],
+            firehose_hours(f"{name}/", hours[-24 * n_days :]),
+            noise=noise(name),
             preregister=pre if name.endswith("a") else 0,
         )
-
     for name, fmt, path, n_days in (
         ("template_day", "yyyy-MM-dd", "%Y-%m-%d", 120 * scale),
         ("template_slash", "yyyy/MM/dd", "%Y/%m/%d", 40 * scale),
     ):
-        aws.table(DATABASE, name, f"s3://{BUCKET}/{name}/", ["dt"], template_parameters(name, fmt))
         data = {(f"{d:{path}}",): f"{name}/{d:{path}}/" for d in days_back(n_days)}
-        lake.add(name, data, [f"{name}/{n}" for n in IGNORED], preregister=pre)
+        lake.table(
+            name, ["dt"], data, template_parameters(name, fmt), noise=noise(name), preregister=pre
+        )
     return lake
 
 

@@ -6,21 +6,20 @@ pyarrow percent-encodes as UTF-8."""
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import pytest
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.s3.models import s3_backends
 
 import main
 from modules.AwsClientObj import get_clients
 from modules.Settings import Settings
 from tests.conftest import CLOCK, Aws, dumps
 from tests.faultproxy import Faults
-from tests.helpers import ProcessDied, crash, proxied
+from tests.helpers import ProcessDied, crash, entry, proxied, seed_objects
 from tests.test_inputs import DAILY_PROJECTION
 
 NOW = CLOCK.replace(tzinfo=None, minute=0, second=0, microsecond=0)
@@ -62,19 +61,11 @@ def ops(calls: list[tuple[str, dict[str, Any]]]) -> Counter[str]:
     return Counter(name(op, p) for op, p in calls)
 
 
-def seed(keys: Iterable[str], bucket: str = "lake") -> None:
-    """Objects straight into moto's in-process backend, which the server shares (fast)."""
-    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
-    for key in keys:
-        backend.put_object(bucket, key, b"{}", disable_notification=True)
+seed = partial(seed_objects, "lake")
 
 
 def register(aws: Aws, table: str, partitions: Catalog) -> None:
     aws.register(DB, table, [(list(v), loc) for v, loc in partitions.items()])
-
-
-def entry(summary: dict[str, Any], table: str) -> dict[str, Any]:
-    return next(t for t in summary["tables"] if t["table"] == table)
 
 
 def days(count: int, end: datetime = NOW) -> list[datetime]:

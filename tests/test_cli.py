@@ -25,11 +25,11 @@ from modules import CommandLine
 from modules.Render import render
 from modules.Settings import Settings
 from tests.conftest import REGION, Aws, dumps
-from tests.helpers import Queue, eventbridge, notification
+from tests.helpers import Lake, Queue, eventbridge, notification
 
 ROOT = Path(__file__).resolve().parent.parent
 DATABASE = "raw_ops"
-BUCKET = "lake"  # the bucket tests.test_event_mode's Queue is notified by
+BUCKET = "lake"  # the bucket tests.helpers' Queue is notified by
 TODAY = date.today()
 DAYS = [TODAY - timedelta(days=n) for n in (3, 2, 1)]
 GONE = TODAY - timedelta(days=5)  # registered by an earlier run; its data has been deleted since
@@ -46,23 +46,17 @@ def lake(aws: Aws) -> None:
     """Four tables: two that sync cleanly (`orders` with a path that does not parse and a
     registered partition whose data is gone, `clicks`), one with a retention period and an
     expired partition (`kept`), and one without a location, which fails (`broken`)."""
-    aws.bucket(BUCKET)
-    aws.database(DATABASE)
-    aws.table(DATABASE, "orders", f"s3://{BUCKET}/orders/", [("dt", "date")])
-    aws.table(DATABASE, "clicks", f"s3://{BUCKET}/clicks/", ["year", "month", "day"])
+    ops = Lake.create(aws, DATABASE, BUCKET)
+    orders = {(str(d),): f"orders/dt={d}/" for d in DAYS}
+    bad = ["orders/dt=not-a-date/part-0.json"]
+    ops.table("orders", [("dt", "date")], orders, noise=bad, preregister=1)
+    aws.register(DATABASE, "orders", [([str(GONE)], f"s3://{BUCKET}/orders/dt={GONE}/")])
+    clicks = {(f"{d:%Y}", f"{d:%m}", f"{d:%d}"): f"clicks/{d:%Y/%m/%d}/" for d in DAYS}
+    ops.table("clicks", ["year", "month", "day"], clicks)
+    kept = {(str(d),): f"kept/dt={d}/" for d in (OLD, *DAYS)}
     retention = {"partition.retention.period": "30d"}
-    aws.table(DATABASE, "kept", f"s3://{BUCKET}/kept/", [("dt", "date")], retention)
+    ops.table("kept", [("dt", "date")], kept, retention, preregister=1)  # OLD, the oldest
     aws.table(DATABASE, "broken", None, ["dt"])
-    keys = [f"orders/dt={d}/part-0.json" for d in DAYS] + ["orders/dt=not-a-date/part-0.json"]
-    keys += [f"clicks/{d:%Y/%m/%d}/firehose-1.gz" for d in DAYS]
-    keys += [f"kept/dt={d}/part-0.json" for d in (OLD, *DAYS)]
-    aws.put(BUCKET, keys)
-    aws.register(
-        DATABASE,
-        "orders",
-        [([str(d)], f"s3://{BUCKET}/orders/dt={d}/") for d in (GONE, DAYS[0])],
-    )
-    aws.register(DATABASE, "kept", [([str(OLD)], f"s3://{BUCKET}/kept/dt={OLD}/")])
 
 
 @dataclass

@@ -32,10 +32,13 @@ from modules.Settings import Options, Settings
 from tests.conftest import CLOCK, REGION, Aws, FakeContext, dumps
 from tests.faultproxy import Faults
 from tests.helpers import (
+    Lake,
     ProcessDied,
     check_emf,
     emf_documents,
+    hive_hours,
     hooked_clients,
+    hours_before,
     notification,
     proxied,
     seed_objects,
@@ -55,21 +58,18 @@ def build_lake(aws: Aws, tables: int = 40, databases: tuple[str, ...] = DATABASE
     """`tables` Hive tables (dt/hour) per database: one to three new hours each, every fifth
     with its oldest hour registered already (so it runs incrementally), and `t00_archive` nested
     in `t00`'s location (which must pass over it). Returns the databases."""
-    aws.bucket(BUCKET)
+    first = Lake.create(aws, databases[0], BUCKET)
     for database in databases:
-        aws.database(database)
+        lake = first if database == databases[0] else first.in_database(database)
         for i in range(tables - 1):
-            name = f"t{i:02d}"
-            location = f"s3://{BUCKET}/{database}/{name}/"
-            aws.table(database, name, location, ["dt", "hour"])
-            hours = [NOW - timedelta(hours=h) for h in range(1 + i % 3, 0, -1)]
-            paths = [f"dt={h:%Y-%m-%d}/hour={h:%H}/" for h in hours]
-            seed_objects(BUCKET, [f"{database}/{name}/{p}part-0.json" for p in paths])
-            if i % 5 == 4:
-                values = [f"{hours[0]:%Y-%m-%d}", f"{hours[0]:%H}"]
-                aws.register(database, name, [(values, location + paths[0])])
-        aws.table(database, "t00_archive", f"s3://{BUCKET}/{database}/t00/archive/", ["dt"])
-        seed_objects(BUCKET, [f"{database}/t00/archive/dt={NOW:%Y-%m-%d}/part-0.json"])
+            path = f"{database}/t{i:02d}/"
+            data = hive_hours(path, hours_before(NOW, 1 + i % 3))
+            lake.table(
+                f"t{i:02d}", ["dt", "hour"], data, location=path, preregister=int(i % 5 == 4)
+            )
+        archive = f"{database}/t00/archive/"
+        data = {(f"{NOW:%Y-%m-%d}",): f"{archive}dt={NOW:%Y-%m-%d}/"}
+        lake.table("t00_archive", ["dt"], data, location=archive)
     return list(databases)
 
 

@@ -19,7 +19,7 @@ import main
 from modules.AwsClientObj import get_clients
 from modules.Settings import Settings
 from tests.conftest import CLOCK, Aws, FakeContext, dumps
-from tests.helpers import starts_clock
+from tests.helpers import Lake, entry, firehose_hours, starts_clock
 from tests.strictlayer import StrictLayer
 from tests.test_inputs import DAILY_PROJECTION
 
@@ -55,52 +55,39 @@ def calls(aws: Aws) -> Iterator[Counter[str]]:
 
 def lake(aws: Aws) -> dict[str, dict[tuple[str, ...], str]]:
     """A RAW database with one table of each layout, plus noise; returns the expected catalog."""
-    aws.bucket("lake")
-    aws.database("raw_sales")
-    aws.table("raw_sales", "orders", "s3://lake/orders/", ["dt", ("hour", "int")])
-    aws.table("raw_sales", "clicks", "s3://lake/clicks", ["year", "month", "day", "hour"])
-    aws.table("raw_sales", "events", "s3://lake/events/", ["dt"], TEMPLATE)
-    aws.table("raw_sales", "orders_archive", "s3://lake/orders/archive/", ["dt"])
-    aws.table("raw_sales", "lookup", "s3://lake/lookup/", [])
-    expected: dict[str, dict[tuple[str, ...], str]] = {"orders": {}, "clicks": {}, "events": {}}
-    keys = []
-    for day in DAYS[-3:]:
-        for hour in ("07", "23"):
-            prefix = f"orders/dt={day}/hour={hour}/"
-            keys += [prefix + "part-0.parquet", prefix + "part-1.parquet", prefix + "_SUCCESS"]
-            expected["orders"][(str(day), hour)] = f"s3://lake/{prefix}"
-    for h in HOURS[-5:]:
-        prefix = f"clicks/{h:%Y/%m/%d/%H}/"
-        keys.append(prefix + "firehose-1.gz")
-        expected["clicks"][(f"{h:%Y}", f"{h:%m}", f"{h:%d}", f"{h:%H}")] = f"s3://lake/{prefix}"
-    for day in DAYS[-4:]:
-        prefix = f"ev/{day:%Y/%m/%d}/"
-        keys.append(prefix + "e.json")
-        expected["events"][(f"{day:%Y/%m/%d}",)] = f"s3://lake/{prefix}"
-    keys += [
+    sales = Lake.create(aws, "raw_sales", "lake")
+    orders = {
+        (str(day), hour): f"orders/dt={day}/hour={hour}/"
+        for day in DAYS[-3:]
+        for hour in ("07", "23")
+    }
+    noise = [p + n for p in orders.values() for n in ("part-1.parquet", "_SUCCESS")] + [
         "orders/dt=2024-01-01/hour=seven/part-0.parquet",  # not an int: skipped
         "orders/dt=2024-01-02/hour=01/_temporary/0/part-0",  # only ignored data: not a partition
         "orders/dt=2024-01-03/hour=02_$folder$",
         "orders/dt=2024-01-04/hour=03/",  # a console folder marker
         "orders/.hive-staging_1/dt=2024-01-05/hour=04/x",
-        "orders/archive/dt=2024-01-06/part-0.parquet",  # another table's location
-        "clicks/2024/02/30/05/bad-date-is-a-string-so-fine",  # positional keys are strings
-        "clicks/readme.txt",  # too shallow: skipped
-        "ev/2024/13/01/e.json",  # not a date in the projection's format
     ]
-    expected["clicks"][("2024", "02", "30", "05")] = "s3://lake/clicks/2024/02/30/05/"
-    aws.put("lake", keys)
-    return expected
+    sales.table("orders", ["dt", ("hour", "int")], orders, noise=noise)
+    clicks = firehose_hours("clicks/", HOURS[-5:])
+    clicks[("2024", "02", "30", "05")] = "clicks/2024/02/30/05/"  # positional keys are strings
+    keys = ["year", "month", "day", "hour"]
+    sales.table(
+        "clicks", keys, clicks, location="clicks", noise=["clicks/readme.txt"]
+    )  # too shallow
+    events = {(f"{day:%Y/%m/%d}",): f"ev/{day:%Y/%m/%d}/" for day in DAYS[-4:]}
+    bad_date = ["ev/2024/13/01/e.json"]  # not a date in the projection's format
+    sales.table("events", ["dt"], events, TEMPLATE, location="events/", noise=bad_date)
+    other = ["orders/archive/dt=2024-01-06/part-0.parquet"]  # another table's location
+    sales.table("orders_archive", ["dt"], {}, location="orders/archive/", noise=other)
+    sales.table("lookup", [], {})
+    return {t: sales.expected[t] for t in ("orders", "clicks", "events")}
 
 
 def run(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
     summary = main.lambda_handler(event, context)
     json.dumps(summary)  # the summary must be JSON-serialisable
     return summary
-
-
-def entry(summary: dict[str, Any], table: str) -> dict[str, Any]:
-    return next(t for t in summary["tables"] if t["table"] == table)
 
 
 def test_first_run_registers_every_layout_and_skips_the_noise(aws: Aws) -> None:

@@ -29,7 +29,16 @@ from tests.conftest import (
     dumps,
     lambda_invokes,
 )
-from tests.helpers import check_emf, emf_documents, proxied, starts_clock
+from tests.helpers import (
+    Lake,
+    check_emf,
+    emf_documents,
+    hive_hours,
+    hours_before,
+    proxied,
+    seed_objects,
+    starts_clock,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BUCKET = "ops-lake"
@@ -37,30 +46,27 @@ NOW = CLOCK.replace(tzinfo=None, minute=0, second=0, microsecond=0)
 TABLES = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot")
 
 
-def table(aws: Aws, database: str, name: str, hours: int, params: dict[str, str]) -> None:
-    """A Hive table dt/hour with data for the last `hours` hours."""
-    aws.table(database, name, f"s3://{BUCKET}/{database}/{name}/", ["dt", "hour"], params)
-    stamps = [NOW - timedelta(hours=h) for h in range(hours, 0, -1)]
-    aws.put(BUCKET, [f"{database}/{name}/dt={h:%Y-%m-%d}/hour={h:%H}/p.json" for h in stamps])
+def table(lake: Lake, name: str, hours: int, params: dict[str, str] | None = None) -> None:
+    """A Hive table dt/hour under the database's folder, with data for the last `hours` hours."""
+    path = f"{lake.database}/{name}/"
+    lake.table(
+        name, ["dt", "hour"], hive_hours(path, hours_before(NOW, hours)), params, location=path
+    )
 
 
-def lake(aws: Aws, database: str = "raw_ops") -> None:
-    aws.bucket(BUCKET)
-    aws.database(database)
+def lake(aws: Aws, database: str = "raw_ops") -> Lake:
+    ops = Lake.create(aws, database, BUCKET)
     for i, name in enumerate(TABLES):
-        table(aws, database, name, 3 + i, {})
+        table(ops, name, 3 + i)
+    return ops
 
 
-def catalog(aws: Aws, database: str = "raw_ops") -> dict[str, dict[tuple[str, ...], str]]:
-    return {t: aws.partitions(database, t) for t in TABLES}
-
-
-def drop_partitions(aws: Aws, database: str = "raw_ops") -> None:
-    for name, partitions in catalog(aws, database).items():
+def drop_partitions(ops: Lake) -> None:
+    for name, partitions in ops.catalog().items():
         values = [{"Values": list(v)} for v in partitions]
         for i in range(0, len(values), 25):
-            aws.glue.batch_delete_partition(
-                DatabaseName=database, TableName=name, PartitionsToDelete=values[i : i + 25]
+            ops.aws.glue.batch_delete_partition(
+                DatabaseName=ops.database, TableName=name, PartitionsToDelete=values[i : i + 25]
             )
 
 
@@ -71,14 +77,12 @@ def test_metrics_follow_emf_and_match_the_summary(
     aws: Aws, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("METRICS_NAMESPACE", "Lake/Partitions")
-    aws.bucket(BUCKET)
-    for database in ("raw_one", "raw_two"):
-        aws.database(database)
-    table(aws, "raw_one", "ok", 5, {"partition.retention.period": "2h"})
-    table(aws, "raw_one", "late", 3, {"partition.max.lag": "1m"})
-    table(aws, "raw_one", "typo", 3, {"discover.partitions": "ture"})
-    aws.put(BUCKET, ["raw_one/ok/not-a-partition/p.json"])  # skipped
-    table(aws, "raw_two", "other", 2, {})
+    one = Lake.create(aws, "raw_one", BUCKET)
+    table(one, "ok", 5, {"partition.retention.period": "2h"})
+    table(one, "late", 3, {"partition.max.lag": "1m"})
+    table(one, "typo", 3, {"discover.partitions": "ture"})
+    seed_objects(BUCKET, ["raw_one/ok/not-a-partition/p.json"])  # skipped
+    table(one.in_database("raw_two"), "other", 2)
     capsys.readouterr()
     summary = main.lambda_handler({"databases": ["raw_one", "raw_two"]}, None)
     documents = emf_documents(capsys.readouterr().out)
@@ -158,11 +162,12 @@ def short_context(monkeypatch: pytest.MonkeyPatch, remaining_ms: int = 61_500) -
 def test_self_continued_run_ends_with_the_catalog_of_one_long_run(
     aws: Aws, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    lake(aws)
+    ops = lake(aws)
     assert main.lambda_handler({"databases": ["raw_ops"]}, None)["remaining"] == []
-    one_long_run = catalog(aws)
-    drop_partitions(aws)
-    assert all(not p for p in catalog(aws).values())
+    one_long_run = ops.catalog()
+    assert one_long_run == ops.expected
+    drop_partitions(ops)
+    assert all(not p for p in ops.catalog().values())
 
     monkeypatch.setenv("CONTINUE_ASYNC", "true")
     monkeypatch.setenv("TABLE_CONCURRENCY", "1")
@@ -188,7 +193,7 @@ def test_self_continued_run_ends_with_the_catalog_of_one_long_run(
             links += 1
     assert sorted(started) == sorted(TABLES)  # each table once
     assert links == 3  # two tables per link
-    assert catalog(aws) == one_long_run
+    assert ops.catalog() == one_long_run
 
 
 def test_max_continuations_stops_the_chain_with_an_error(
@@ -245,10 +250,9 @@ def test_no_table_starves_whatever_the_schedule(
     to retrieve Python function information"), with nothing running `continuation`: every table
     is synced within ceil(12/3) + 2 runs, the clock moved by the schedule between runs. (The
     former rotation by the minute's golden-ratio slot left 4 tables behind after 6 hourly runs.)"""
-    aws.bucket(BUCKET)
-    aws.database("raw_ops")
+    ops = Lake.create(aws, "raw_ops", BUCKET)
     for name in MANY:
-        table(aws, "raw_ops", name, 2, {})
+        table(ops, name, 2)
     monkeypatch.setenv("TABLE_CONCURRENCY", "1")
     monkeypatch.setenv("TIME_MARGIN_SECONDS", "60")
     clock = {"now": CLOCK}

@@ -15,6 +15,7 @@ from modules.Render import render
 from modules.TimeKeys import PartitionKey, split_keys
 from tests.conftest import CLOCK, Aws, dumps
 from tests.glue_expression import Key, parse
+from tests.helpers import Lake, firehose_hours, hours_before
 from tests.strictlayer import StrictLayer
 
 NOW = CLOCK.replace(tzinfo=None, minute=0, second=0, microsecond=0)
@@ -30,17 +31,13 @@ def _hour_values(moment: datetime) -> list[str]:
 def _firehose_table(aws: Aws, history: int = HISTORY) -> dict[tuple[str, ...], str]:
     """A Firehose table (`YYYY/MM/dd/HH/`, string keys) with `history` hours registered, data
     in S3 for the newest 3 of them and the 2 hours after; returns the expected catalog."""
-    aws.bucket("lake")
-    aws.database("raw_idx")
-    aws.table("raw_idx", "events", "s3://lake/events/", KEYS)
-    hours = [NOW - timedelta(hours=h) for h in range(history + 1, 1, -1)]
-    registered = [(_hour_values(m), f"s3://lake/events/{m:%Y/%m/%d/%H}/") for m in hours]
-    aws.register("raw_idx", "events", registered)
-    fresh = [NOW - timedelta(hours=1), NOW]
-    aws.put("lake", [f"events/{m:%Y/%m/%d/%H}/part-0.json" for m in hours[-3:] + fresh])
-    expected = {tuple(v): loc for v, loc in registered}
-    expected.update({tuple(_hour_values(m)): f"s3://lake/events/{m:%Y/%m/%d/%H}/" for m in fresh})
-    return expected
+    lake = Lake.create(aws, "raw_idx", "lake")
+    hours = hours_before(NOW - timedelta(hours=1), history)
+    older = {v: f"s3://lake/{p}" for v, p in firehose_hours("events/", hours[:-3]).items()}
+    with_data = firehose_hours("events/", [*hours[-3:], NOW - timedelta(hours=1), NOW])
+    expected = lake.table("events", KEYS, with_data, preregister=3)
+    aws.register("raw_idx", "events", [(list(v), loc) for v, loc in older.items()])
+    return {**older, **expected}
 
 
 def _land(aws: Aws, moment: datetime, expected: dict[tuple[str, ...], str]) -> None:

@@ -14,7 +14,7 @@ import pytest
 import main
 from modules import EventSync
 from tests.conftest import Aws, dumps
-from tests.helpers import notification, seed_objects
+from tests.helpers import entry, notification, seed_objects
 from tests.strictlayer import StrictLayer
 
 DATABASE = "raw_account"
@@ -31,10 +31,6 @@ def fresh_index() -> Iterator[None]:
 
 def run(**event: Any) -> dict[str, Any]:
     return main.lambda_handler({"databases": [DATABASE], **event}, None)
-
-
-def entry(summary: dict[str, Any], table: str) -> dict[str, Any]:
-    return next(t for t in summary["tables"] if t["table"] == table)
 
 
 def days(table: str, branch: str, values: list[str], day_key: str = "dt") -> list[str]:

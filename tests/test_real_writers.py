@@ -15,7 +15,7 @@ import pytest
 
 import main
 from tests.conftest import CLOCK, Aws, dumps
-from tests.helpers import seed_objects
+from tests.helpers import entry, seed_objects
 
 DATABASE = "raw_writers"
 BUCKET = "writers"
@@ -28,10 +28,6 @@ def setup(aws: Aws) -> None:
 
 def run(**event: Any) -> dict[str, Any]:
     return main.lambda_handler({"databases": [DATABASE], **event}, None)
-
-
-def entry(summary: dict[str, Any], table: str) -> dict[str, Any]:
-    return next(t for t in summary["tables"] if t["table"] == table)
 
 
 def put(keys: list[str]) -> None:

@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import calendar
 import re
-from collections.abc import Iterable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import pytest
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.s3.models import s3_backends
 
 from modules import S3Listing as s3l
 from modules import S3PrefixGeneration as s3p
 from modules import TimeKeys as tk
 from tests import test_inputs as data
+from tests.helpers import seed_objects
 
 BUCKET = data.BUCKET
 TABLE_PREFIX = data.TABLE_PREFIX
@@ -354,11 +353,7 @@ def test_auto_layout_decided_by_first_data_key(keys: list[str], expected: str) -
 # --------------------------------------------------------------------------- S3 listing
 
 
-def seed(keys: Iterable[str], bucket: str = BUCKET) -> None:
-    """Put objects straight into moto's in-process backend, which the server shares."""
-    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
-    for key in keys:
-        backend.put_object(bucket, key, b"x", disable_notification=True)
+seed = partial(seed_objects, BUCKET)
 
 
 class CallCounter:

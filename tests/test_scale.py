@@ -4,7 +4,7 @@ catalog one long run leaves."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -13,49 +13,46 @@ import main
 from modules import GlueAPISetup as glue_api
 from modules.Settings import Settings
 from tests.conftest import CLOCK, Aws, FakeContext, LambdaContext, dumps, lambda_invokes
+from tests.helpers import Lake, firehose_hours, hours_before
 from tests.strictlayer import StrictLayer
 
 NOW = CLOCK.replace(tzinfo=None, minute=0, second=0, microsecond=0)
+FIREHOSE = ["year", "month", "day", "hour"]
 MARGIN_MS = Settings().time_margin_seconds * 1000
 
 
 def _hours(count: int) -> list[datetime]:
-    return [NOW - timedelta(hours=h) for h in range(count, 0, -1)]
+    return hours_before(NOW, count)
 
 
-def _firehose(aws: Aws, table: str, hours: list[datetime], branches: list[str] | None = None):
+def _firehose(big: Lake, table: str, hours: list[datetime], branches: list[str] | None = None):
     """A table `[region/]YYYY/MM/dd/HH/` with one object per partition in S3, none registered;
     returns the expected catalog (values → location)."""
-    keys = (["region"] if branches else []) + ["year", "month", "day", "hour"]
-    aws.table("raw_big", table, f"s3://big/{table}/", keys)
-    expected, objects = {}, []
-    for branch in branches or [None]:
-        for m in hours:
-            path = f"{table}/{branch + '/' if branch else ''}{m:%Y/%m/%d/%H}/"
-            values = ([branch] if branch else []) + [f"{m:%Y}", f"{m:%m}", f"{m:%d}", f"{m:%H}"]
-            expected[tuple(values)] = f"s3://big/{path}"
-            objects.append(path + "part-0.json")
-    aws.put("big", objects)
-    return expected
+    if not branches:
+        return big.table(table, FIREHOSE, firehose_hours(f"{table}/", hours))
+    data = {
+        (branch, *values): path
+        for branch in branches
+        for values, path in firehose_hours(f"{table}/{branch}/", hours).items()
+    }
+    return big.table(table, ["region", *FIREHOSE], data)
 
 
 @pytest.fixture
-def big(aws: Aws) -> Aws:
-    aws.bucket("big")
-    aws.database("raw_big")
-    return aws
+def big(aws: Aws) -> Lake:
+    return Lake.create(aws, "raw_big", "big")
 
 
 # --------------------------------------------------------------------------- segments
 
 
-def test_segmented_reads_equal_one_read(big: Aws, strict: StrictLayer) -> None:
+def test_segmented_reads_equal_one_read(big: Lake, strict: StrictLayer) -> None:
     """Glue API reference, GetPartitions (`Segment`: up to 10 segments of one table, read in
     parallel): the segments together are the table, each partition once, values and Location
     only."""
     expected = _firehose(big, "t", [])
     hours = _hours(1200)
-    big.register(
+    big.aws.register(
         "raw_big",
         "t",
         [
@@ -64,9 +61,9 @@ def test_segmented_reads_equal_one_read(big: Aws, strict: StrictLayer) -> None:
         ],
     )
     assert not expected
-    whole = glue_api.get_partitions(big.glue, "raw_big", "t")
+    whole = glue_api.get_partitions(big.aws.glue, "raw_big", "t")
     strict.clear_calls()
-    segmented = glue_api.get_partitions(big.glue, "raw_big", "t", segments=4)
+    segmented = glue_api.get_partitions(big.aws.glue, "raw_big", "t", segments=4)
     assert sorted(map(str, segmented)) == sorted(map(str, whole))
     assert len(segmented) == len({tuple(p["Values"]) for p in segmented}) == 1200
     assert all(set(p) == {"Values", "StorageDescriptor"} for p in segmented)
@@ -75,18 +72,18 @@ def test_segmented_reads_equal_one_read(big: Aws, strict: StrictLayer) -> None:
 
 
 def test_a_full_scan_reads_the_catalog_in_segments(
-    big: Aws, strict: StrictLayer, monkeypatch: pytest.MonkeyPatch
+    big: Lake, strict: StrictLayer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Glue API reference, GetPartitions (`Segment`): a full scan's whole-table read goes in
     GLUE_READ_SEGMENTS segments and finds what one read finds."""
     expected = _firehose(big, "t", _hours(30))
-    big.register("raw_big", "t", [(list(v), loc) for v, loc in list(expected.items())[:20]])
+    big.aws.register("raw_big", "t", [(list(v), loc) for v, loc in list(expected.items())[:20]])
     monkeypatch.setenv("GLUE_READ_SEGMENTS", "10")
     summary = main.lambda_handler({"databases": ["raw_big"], "full_scan": True}, None)
     assert summary["status"] == "succeeded", dumps(summary)
     assert summary["tables"][0]["existing"] == 20 and summary["tables"][0]["created"] == 10
     assert strict.reads("GetPartitions", "t") == 10
-    assert big.partitions("raw_big", "t") == expected
+    assert big.aws.partitions("raw_big", "t") == expected
 
 
 # --------------------------------------------------------------------------- the deadline
@@ -104,7 +101,7 @@ def _created_items(strict: StrictLayer) -> int:
     return sum(c.items for c in strict.calls("BatchCreatePartition") if c.error is None)
 
 
-def test_a_table_cut_twice_ends_exactly_right(big: Aws, strict: StrictLayer) -> None:
+def test_a_table_cut_twice_ends_exactly_right(big: Lake, strict: StrictLayer) -> None:
     """AWS Lambda developer guide, "Lambda context object in Python"
     (`get_remaining_time_in_millis`): a full scan that cannot finish before the margin stops at
     a path, with everything before it registered and nothing after it, hands the rest on with
@@ -125,16 +122,16 @@ def test_a_table_cut_twice_ends_exactly_right(big: Aws, strict: StrictLayer) -> 
         assert event["resume"] == {"raw_big.t": entry["resume"]}
         cuts.append(entry["resume"])
         done = [loc for _, loc in ordered if loc < entry["resume"]]
-        assert sorted(big.partitions("raw_big", "t").values()) == done
+        assert sorted(big.aws.partitions("raw_big", "t").values()) == done
     assert entry["status"] == "succeeded", dumps(summary)
     assert len(cuts) == 2 and cuts == sorted(cuts)
     assert cuts[0] == ordered[50][1]
-    assert big.partitions("raw_big", "t") == expected
+    assert big.aws.partitions("raw_big", "t") == expected
     assert _created_items(strict) == len(expected)
     assert not [c for c in strict.calls("BatchCreatePartition") if c.error]
 
 
-def test_branches_listed_at_once_are_cut_at_one_point(big: Aws, strict: StrictLayer) -> None:
+def test_branches_listed_at_once_are_cut_at_one_point(big: Lake, strict: StrictLayer) -> None:
     """AWS Lambda developer guide, "Lambda context object in Python": with branches listed at
     once the cut still leaves, in every branch, no registered partition above one that is not,
     and the chain of runs (incremental, as scheduled) registers every partition once."""
@@ -143,7 +140,7 @@ def test_branches_listed_at_once_are_cut_at_one_point(big: Aws, strict: StrictLa
     event: dict[str, Any] = {"databases": ["raw_big"]}
     for _ in range(6):
         summary = main.lambda_handler(event, _context(30))
-        registered = big.partitions("raw_big", "svc")
+        registered = big.aws.partitions("raw_big", "svc")
         for region in regions:
             mine = sorted(loc for v, loc in expected.items() if v[0] == region)
             got = sorted(loc for v, loc in registered.items() if v[0] == region)
@@ -156,7 +153,7 @@ def test_branches_listed_at_once_are_cut_at_one_point(big: Aws, strict: StrictLa
     assert _created_items(strict) == len(expected)
 
 
-def test_a_cut_table_continues_itself(big: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_cut_table_continues_itself(big: Lake, monkeypatch: pytest.MonkeyPatch) -> None:
     """AWS Lambda developer guide, "Invoking a Lambda function asynchronously": with
     CONTINUE_ASYNC the cut table's resume point travels in the event the function invokes
     itself with, and that event is accepted and finishes the table."""
@@ -172,7 +169,7 @@ def test_a_cut_table_continues_itself(big: Aws, monkeypatch: pytest.MonkeyPatch)
         assert payload["continuation_depth"] == 1
         second = main.lambda_handler(payload, LambdaContext(10**7))
     assert second["status"] == "succeeded", dumps(second)
-    assert big.partitions("raw_big", "t") == expected
+    assert big.aws.partitions("raw_big", "t") == expected
 
 
 @pytest.mark.parametrize(
@@ -190,7 +187,7 @@ def test_a_malformed_resume_is_refused(resume: Any, message: str) -> None:
         main.parse_event({"databases": ["raw_big"], "resume": resume}, Settings())
 
 
-def test_a_resume_point_outside_the_table_fails_the_table(big: Aws) -> None:
+def test_a_resume_point_outside_the_table_fails_the_table(big: Lake) -> None:
     """AWS Glue API reference, StorageDescriptor (`Location`): a resume point that is not a
     partition path under the table's location fails that table with the reason."""
     _firehose(big, "t", _hours(3))

@@ -13,7 +13,7 @@ import main
 from modules.Settings import Settings
 from tests.conftest import Aws, dumps
 from tests.faultproxy import Faults, Record, Request
-from tests.helpers import BUCKET, DATABASE, proxied, seed_objects
+from tests.helpers import BUCKET, DATABASE, Lake, entry, proxied, seed_objects
 
 Values = tuple[str, ...]
 SYNC = {"databases": [DATABASE], "mode": "sync"}
@@ -28,26 +28,21 @@ def hive_table(aws: Aws, table: str, with_data: int, without_data: int) -> dict[
     """A Hive-style table (key `dt`) with `with_data + without_data` registered partitions;
     the first `with_data` have a data object. Returns the registered values → location."""
     if not aws.s3.list_buckets()["Buckets"]:
-        aws.bucket(BUCKET)
-        aws.database(DATABASE)
-    aws.table(DATABASE, table, f"s3://{BUCKET}/{table}/", ["dt"])
-    registered = {
-        (day(i),): f"s3://{BUCKET}/{table}/dt={day(i)}/" for i in range(with_data + without_data)
+        Lake.create(aws, DATABASE, BUCKET)
+    data = {(day(i),): f"{table}/dt={day(i)}/" for i in range(with_data)}
+    registered = Lake(aws, DATABASE, BUCKET).table(table, ["dt"], data, preregister=with_data)
+    gone = {
+        (day(i),): f"s3://{BUCKET}/{table}/dt={day(i)}/"
+        for i in range(with_data, with_data + without_data)
     }
-    aws.register(DATABASE, table, [(list(v), loc) for v, loc in registered.items()])
-    seed_objects(BUCKET, [f"{table}/dt={day(i)}/part-0.json" for i in range(with_data)])
-    return registered
+    aws.register(DATABASE, table, [(list(v), loc) for v, loc in gone.items()])
+    return {**registered, **gone}
 
 
 def all_keys(aws: Aws) -> list[tuple[str, str]]:
     """Every object in the bucket with its ETag."""
     pages = aws.s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET)
     return [(o["Key"], o["ETag"]) for page in pages for o in page.get("Contents", ())]
-
-
-def entry(summary: dict[str, Any], table: str) -> dict[str, Any]:
-    """The summary entry of one table."""
-    return next(e for e in summary["tables"] if e["table"] == table)
 
 
 def test_removes_partitions_whose_location_holds_no_data(aws: Aws) -> None:

@@ -17,7 +17,7 @@ from modules.GlueExpressions import expired_expression
 from modules.TableControl import TableControl, parse_duration
 from modules.TimeKeys import PartitionKey, split_keys
 from tests.conftest import CLOCK, Aws, dumps
-from tests.helpers import hooked_clients
+from tests.helpers import Lake, entry, firehose_hours, hive_hours, hooked_clients
 
 DB = "raw_ops"
 BUCKET = "ops-lake"
@@ -27,10 +27,6 @@ Values = tuple[str, ...]
 
 def run(event: dict[str, Any]) -> dict[str, Any]:
     return main.lambda_handler({"databases": [DB], **event}, None)
-
-
-def entry(summary: dict[str, Any], table: str) -> dict[str, Any]:
-    return next(t for t in summary["tables"] if t["table"] == table)
 
 
 @pytest.fixture
@@ -51,32 +47,27 @@ def get_partitions_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict[
 
 def hourly(aws: Aws, name: str, hours: list[datetime], params: dict[str, str]) -> dict[Values, str]:
     """A Hive table `dt`/`hour` (int) with one object per hour; returns values -> location."""
-    aws.table(DB, name, f"s3://{BUCKET}/{name}/", ["dt", ("hour", "int")], params)
-    data = {(f"{h:%Y-%m-%d}", f"{h:%H}"): f"{name}/dt={h:%Y-%m-%d}/hour={h:%H}/" for h in hours}
-    aws.put(BUCKET, [prefix + "part-0.json" for prefix in data.values()])
-    return {v: f"s3://{BUCKET}/{p}" for v, p in data.items()}
+    return Lake(aws, DB, BUCKET).table(
+        name, ["dt", ("hour", "int")], hive_hours(f"{name}/", hours), params
+    )
 
 
 def positional(
     aws: Aws, name: str, hours: list[datetime], params: dict[str, str]
 ) -> dict[Values, str]:
     """A Firehose-style table year/month/day/hour (strings) with one object per hour."""
-    aws.table(DB, name, f"s3://{BUCKET}/{name}/", ["year", "month", "day", "hour"], params)
-    data = {(f"{h:%Y}", f"{h:%m}", f"{h:%d}", f"{h:%H}"): f"{name}/{h:%Y/%m/%d/%H}/" for h in hours}
-    aws.put(BUCKET, [prefix + "f-1.gz" for prefix in data.values()])
-    return {v: f"s3://{BUCKET}/{p}" for v, p in data.items()}
+    keys = ["year", "month", "day", "hour"]
+    return Lake(aws, DB, BUCKET).table(name, keys, firehose_hours(f"{name}/", hours), params)
 
 
 def untimed(aws: Aws, name: str, params: dict[str, str]) -> dict[Values, str]:
     """A table whose only key carries no time."""
-    aws.table(DB, name, f"s3://{BUCKET}/{name}/", ["category"], params)
-    aws.put(BUCKET, [f"{name}/category=a/x.json", f"{name}/category=b/x.json"])
-    return {(c,): f"s3://{BUCKET}/{name}/category={c}/" for c in "ab"}
+    data = {(c,): f"{name}/category={c}/" for c in "ab"}
+    return Lake(aws, DB, BUCKET).table(name, ["category"], data, params)
 
 
 def lake(aws: Aws) -> None:
-    aws.bucket(BUCKET)
-    aws.database(DB)
+    Lake.create(aws, DB, BUCKET)
 
 
 def every_6_hours(days: int) -> list[datetime]:
