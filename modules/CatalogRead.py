@@ -4,7 +4,9 @@ end of the table (or all of it), then the branches the recent end did not cover.
 The reads cost what the new data costs only where Glue can answer an expression without loading
 the whole table, that is where a partition index serves it (modules/PartitionIndex.py); so the
 indexes are read (and, with `PARTITION_INDEX=create`, one is made) before the first filtered
-read, and where one serves, each window is read as AND-only pieces the index answers.
+read, and where one serves, each window is read as AND-only pieces the index answers. A table
+that fits in one unfiltered page is read whole in that one call: it needs no window, and no
+index (its reads load no more than they return).
 """
 
 from __future__ import annotations
@@ -51,37 +53,42 @@ class CatalogRead:
     def start(self, now: datetime, full: bool) -> list[Partition]:
         """The registered partitions discovery starts from: the recent end of the table (all of
         it when `full`); the spec is then refined with what their values show."""
-        split = self.spec.split
-        wants = PartitionIndex.wanted(expressions.index_keys(split), split.branch)
-        self.index = PartitionIndex.prepare(
-            *self._where, wants, self.settings.partition_index, self.dry_run
-        )
-        refused = [r for k in split.keys if (r := expressions.unfilterable(k))]
+        refused = [r for k in self.spec.split.keys if (r := expressions.unfilterable(k))]
         if refused and not full:  # such a key never reaches an expression: reads are wider
             self.notes.append(f"read without filtering on it: {'; '.join(refused)}")
-        registered = self.read_all() if full else self._recent(now)
+        if full:  # retention filters it afterwards
+            self._prepare_index()
+            registered = self.read_all()
+        else:
+            registered = self._recent(now)
         # the values show date formats and padding that names and types do not
         self.spec = self.spec.refined(p["Values"] for p in registered[:SAMPLES])
         self._keep(registered)
         return registered
 
+    def _prepare_index(self) -> None:
+        split = self.spec.split
+        wants = PartitionIndex.wanted(expressions.index_keys(split), split.branch)
+        self.index = PartitionIndex.prepare(
+            *self._where, wants, self.settings.partition_index, self.dry_run
+        )
+
     def _recent(self, now: datetime) -> list[Partition]:
-        indexed = self.index.serves("time")
-        if indexed:
-            # one unfiltered page first: a table that fits in it is read whole in one call (what
-            # a window would cost, and it loads no more); a bigger one shows its padding
-            first, more = glue_api.first_page(*self._where, glue_api.PAGE)
-            self.reads += 1
-            if not more:
-                self.complete = True
-                return first
-            self.spec = self.spec.refined(p["Values"] for p in first[:SAMPLES])
+        # one unfiltered page first: a table that fits in it is read whole in one call (what a
+        # window would cost, and it loads no more); a bigger one shows its formats and padding
+        first, more = glue_api.first_page(*self._where, glue_api.PAGE)
+        self.reads += 1
+        if not more:
+            self.complete = True
+            return first
+        self.spec = self.spec.refined(p["Values"] for p in first[:SAMPLES])
+        self._prepare_index()
         self.windows = expressions.recent_windows(self.spec.split, now)
         found = glue_api.find_recent_partitions(
             *self._where,
             self.windows,
             self.notes,
-            indexed=indexed,
+            indexed=self.index.serves("time"),
             segments=self.settings.glue_read_segments,
         )
         self.reads += found.reads

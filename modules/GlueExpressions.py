@@ -15,12 +15,10 @@ retention); a day-first `dt` cannot be compared at all and is selected by its va
 Partition indexes (Glue docs, "Creating partition indexes"): a table without one makes Glue load
 every partition and then filter; an index serves `=`, `<`, `<=`, `>`, `>=` and `BETWEEN` joined
 by `AND`, while sub-expressions with `OR`, `IN`, `LIKE` or `NOT` are ignored by the index and
-filtered afterwards. So where an index serves a table, each recent window is also written as a
-few AND-only pieces whose union is the window (`year > Y`; `year = Y AND month > M`; …), each of
-which the index answers with what it selects. An equality piece is written only where `=`
-cannot miss a value: whole-number and `date` keys, year-first sortable dates, years, and text
-calendar fields whose registered values show zero padding; elsewhere the window stays one
-OR-form expression.
+filtered afterwards. So where an index serves a table, a calendar window is also written as two
+pieces whose union is the window (`year > Y`; `year = Y AND month >= M AND (month > M OR …)`):
+the index selects by their AND-only part, a month or two of the table, and Glue filters the rest
+on that. A date key (`dt >= '…'`) is one comparison, which an index serves as it is.
 """
 
 from __future__ import annotations
@@ -167,8 +165,8 @@ class RecentWindows:
 
     expressions: list[str]
     fits: Callable[[dict[str, Any]], bool]
-    # each window as AND-only expressions whose union is the window (what a partition index
-    # serves), or None where `=` could miss an unpadded value
+    # each window as pieces whose union is the window and whose AND-only part a partition
+    # index serves, or None where the window names its values (a day-first date)
     pieces: list[list[str]] | None = None
 
     def reads(self, indexed: bool) -> list[list[str]]:
@@ -209,11 +207,10 @@ def recent_windows(split: KeySplit, now: datetime) -> RecentWindows | None:
     if split.branch and len(calendar) == len(CALENDAR_FIELDS):
         hours.insert(0, _BRANCH_FIRST_HOURS)
     moments = [now - timedelta(hours=h) for h in hours]
-    safe = all(_equality_safe(tf) for tf in calendar)
     return RecentWindows(
         [tuple_at_least(calendar, m) for m in moments],
         lambda p: all(p["Values"][tf.index].isdigit() for tf in calendar),
-        [_pieces_at_least(calendar, m) for m in moments] if safe else None,
+        [_pieces_at_least(calendar, m) for m in moments],
     )
 
 
@@ -243,23 +240,18 @@ def index_keys(split: KeySplit) -> list[PartitionKey] | None:
     return [tf.key for tf in _calendar_run(split)] or None
 
 
-def _equality_safe(tf: TimeField) -> bool:
-    """Whether `key = literal` matches every value of this moment: numbers and dates compare by
-    value, years have four digits, and text fields known padded are written as they are stored."""
-    typed = tf.numeric or base_type(tf.key) == "date"
-    return typed or tf.calendar_field == "year" or tf.padded
-
-
 def _pieces_at_least(fields: list[TimeField], moment: datetime) -> list[str]:
-    """`(a, b, c) >= (A, B, C)` as AND-only expressions whose union it is, each served by an
-    index on `(a, b, c)`: `a > A`; `a = A AND b > B`; `a = A AND b = B AND c >= C`."""
+    """`(year, month, …) >= (Y, M, …)` as two pieces an index on `(year, month, …)` serves:
+    `year > Y`, and `year = Y AND month >= M AND (month > M OR …)`, where the index selects by
+    the AND-only part (the window's months of year Y, a month or two) and Glue filters the `OR`
+    part on what it selected. More pieces would load less but cost a call each: a call costs
+    what loading some thousands of partitions does. `year =` cannot miss a value (four digits),
+    so the pieces select what `tuple_at_least` selects."""
     terms = [(tf.key.name, _calendar_literal(tf, moment)) for tf in fields]
-    pieces = []
-    for i, (name, literal) in enumerate(terms):
-        equal = [f"{n} = {v}" for n, v in terms[:i]]
-        last = ">=" if i == len(terms) - 1 else ">"
-        pieces.append(" AND ".join([*equal, f"{name} {last} {literal}"]))
-    return pieces
+    (year, literal), rest = terms[0], terms[1:]
+    if not rest:
+        return [f"{year} >= {literal}"]
+    return [f"{year} > {literal}", f"{year} = {literal} AND {_tuple_compare(rest, '>')}"]
 
 
 def _enumerated_windows(tf: TimeField, now: datetime, hours: list[int]) -> list[str]:
