@@ -104,8 +104,9 @@ def test_spark_null_int_partition_on_second_and_third_run(
 ) -> None:
     """Spark writes a null `int` value as `__HIVE_DEFAULT_PARTITION__`. Once registered, every
     expression on the table fails in Glue (`InvalidStateException`, aws/aws-sdk#670): the run
-    reads without a filter, says so, and still registers the new data. (Without partition
-    indexes: where one serves, a table this small is read whole by one unfiltered page.)"""
+    reads without a filter, says so, and still registers the new data. The table holds more
+    than one page (a table that fits in one is read whole, unfiltered); without partition
+    indexes, which Glue cannot build on the null value either."""
     monkeypatch.setenv("PARTITION_INDEX", "off")
     setup(aws)
     keys = [("year", "int"), ("month", "int")]
@@ -113,6 +114,12 @@ def test_spark_null_int_partition_on_second_and_third_run(
     first = ["year=2026/month=10", "year=__HIVE_DEFAULT_PARTITION__/month=11", "year=2026/month=11"]
     put([f"nulls/{p}/part-0.parquet" for p in first])
     assert run()["totals"]["created"] == 3
+    history = [(y, m) for y in range(1900, 1990) for m in range(1, 13)]  # 1,080 partitions
+    aws.register(
+        DATABASE,
+        "nulls",
+        [([str(y), str(m)], f"s3://{BUCKET}/nulls/year={y}/month={m}/") for y, m in history],
+    )
     for new in ("year=2026/month=12", "year=2027/month=1"):  # the second run, then the third
         put([f"nulls/{new}/part-0.parquet"])
         summary = run()
