@@ -15,11 +15,10 @@ from typing import Any
 import pytest
 
 import main
-from modules.AwsClientObj import get_clients
 from modules.Settings import Settings
 from tests.conftest import CLOCK, Aws, dumps
 from tests.faultproxy import Faults
-from tests.helpers import ProcessDied, crash, entry, proxied, seed_objects
+from tests.helpers import ProcessDied, crash, entry, hooked_clients, proxied, seed_objects
 from tests.test_inputs import DAILY_PROJECTION
 
 NOW = CLOCK.replace(tzinfo=None, minute=0, second=0, microsecond=0)
@@ -28,25 +27,15 @@ Catalog = dict[tuple[str, ...], str]
 
 
 @pytest.fixture
-def sent(aws: Aws) -> Iterator[list[tuple[str, dict[str, Any]]]]:
+def sent(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, dict[str, Any]]]]:
     """Every request the handler's clients send: (operation, parameters)."""
     calls: list[tuple[str, dict[str, Any]]] = []
-    s = Settings.from_env()
-    clients = get_clients(
-        s.max_attempts,
-        s.retry_mode,
-        s.table_concurrency + s.glue_write_concurrency + s.s3_concurrency,
-        s.retry_base_delay,
-    )
 
     def record(params: dict[str, Any], model: Any, **_: Any) -> None:
         calls.append((model.name, dict(params)))
 
-    for client in (clients.glue, clients.s3):
-        client.meta.events.register("before-parameter-build", record, unique_id="t-branches")
-    yield calls
-    for client in (clients.glue, clients.s3):
-        client.meta.events.unregister("before-parameter-build", unique_id="t-branches")
+    with hooked_clients(monkeypatch, {"before-parameter-build": record}):
+        yield calls
 
 
 def ops(calls: list[tuple[str, dict[str, Any]]]) -> Counter[str]:

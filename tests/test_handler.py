@@ -16,10 +16,8 @@ from typing import Any
 import pytest
 
 import main
-from modules.AwsClientObj import get_clients
-from modules.Settings import Settings
 from tests.conftest import CLOCK, Aws, FakeContext, dumps
-from tests.helpers import Lake, entry, firehose_hours, starts_clock
+from tests.helpers import Lake, entry, firehose_hours, hooked_clients, starts_clock
 from tests.strictlayer import StrictLayer
 from tests.test_inputs import DAILY_PROJECTION
 
@@ -31,26 +29,15 @@ TEMPLATE = {"storage.location.template": "s3://lake/ev/${dt}/", **DAILY_PROJECTI
 
 
 @pytest.fixture
-def calls(aws: Aws) -> Iterator[Counter[str]]:
+def calls(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Counter[str]]:
     """Every AWS operation the handler's clients send (retries included)."""
     counter: Counter[str] = Counter()
-    settings = Settings.from_env()
-    clients = get_clients(
-        settings.max_attempts,
-        settings.retry_mode,
-        settings.table_concurrency + settings.glue_write_concurrency + settings.s3_concurrency,
-        settings.retry_base_delay,
-    )
 
     def count(model: Any, **_: Any) -> None:
         counter[model.name] += 1
 
-    for client in (clients.glue, clients.s3):
-        client.meta.events.register("before-send", lambda request, **kw: None)
-        client.meta.events.register("before-call", count)
-    yield counter
-    for client in (clients.glue, clients.s3):
-        client.meta.events.unregister("before-call", count)
+    with hooked_clients(monkeypatch, {"before-call": count}):
+        yield counter
 
 
 def lake(aws: Aws) -> dict[str, dict[tuple[str, ...], str]]:
