@@ -206,7 +206,7 @@ def find_recent_partitions(
     notes = [] if notes is None else notes
     for tried, window in enumerate(windows.reads(indexed) if windows else (), 1):
         noted = len(notes)
-        found = _read_all_of(glue, database, table, window, notes)
+        found = _read_all_of(glue, database, table, window, notes, segments)
         reads += len(window)
         if len(notes) > noted:  # Glue could not filter: this is the whole table
             return RecentRead(found, reads + 1, True, tried)
@@ -221,16 +221,22 @@ def find_recent_partitions(
 
 
 def _read_all_of(
-    glue: Any, database: str, table: str, expressions: list[str], notes: list[str]
+    glue: Any,
+    database: str,
+    table: str,
+    expressions: list[str],
+    notes: list[str],
+    segments: int = 1,
 ) -> list[dict[str, Any]]:
     """The partitions of one window: its expressions read at once (a window's AND-only pieces
     cost one round trip, not one each). Where Glue cannot filter (a note is added), each answer
-    is the whole table: one of them is returned."""
+    is the whole table, read in `segments`: one of them is returned."""
+    where = (glue, database, table)
     if len(expressions) == 1:
-        return get_partitions(glue, database, table, expressions[0], notes)
+        return get_partitions(*where, expressions[0], notes, segments)
     noted = len(notes)
     with ThreadPoolExecutor(len(expressions), "glue-piece") as pool:
-        parts = [pool.submit(get_partitions, glue, database, table, e, notes) for e in expressions]
+        parts = [pool.submit(get_partitions, *where, e, notes, segments) for e in expressions]
         answers = [part.result() for part in parts]
     if len(notes) > noted:
         return max(answers, key=len)
@@ -463,10 +469,12 @@ def find_expired(
     cutoff: datetime,
     expired: Callable[[list[str]], bool],
     notes: list[str] | None = None,
+    segments: int = 1,
 ) -> list[dict[str, Any]]:
-    """The registered partitions that `expired` confirms, read with `expired_expression`."""
+    """The registered partitions that `expired` confirms, read with `expired_expression` (the
+    whole table, in `segments`, where Glue cannot evaluate it)."""
     expression = expired_expression(split, cutoff)
-    found = get_partitions(glue, database, table, expression, notes)
+    found = get_partitions(glue, database, table, expression, notes, segments)
     return [p for p in found if expired(p["Values"])]
 
 

@@ -9,8 +9,9 @@ keys; a new index is `CREATING` while Glue backfills it and serves reads once `A
 The function reads a table's indexes once a run (`GetPartitionIndexes`). With
 `PARTITION_INDEX=create` it adds one on the keys its windows and retention filter by, time keys
 leading, to a table that no index serves; it never changes or removes an index that is there.
-An index that cannot be made (3 already, a key type, a denied call) is a warning, never a
-failure: the reads are then what they are without one.
+An index that cannot be made (3 already, a key type, a denied call), or that Glue could not
+build (`FAILED`: a stored value its key cannot hold), is a warning, never a failure: the reads
+are then what they are without one.
 """
 
 from __future__ import annotations
@@ -109,14 +110,31 @@ def prepare(
     for want in wants:
         matching = [i for i in indexes if want.served_by(i)]
         active = [i for i in matching if i.get("IndexStatus") == "ACTIVE"]
+        failed = [i for i in matching if i.get("IndexStatus") == "FAILED"]
         if active:
             state.served.add(want.purpose)
             state.names.append(active[0]["IndexName"])
+        elif failed:  # never replaced: a new one would fail on the same partitions
+            state.warnings.append(_failure(failed[0]))
         elif matching:  # being built (CREATING): reads go without it this run
             state.names.append(matching[0]["IndexName"])
         elif mode == "create":
             count += _create(glue, (database, table), want.keys, count, dry_run, state)
     return state
+
+
+def _failure(index: dict[str, Any]) -> str:
+    """The warning for an index whose backfill failed (API reference, BackfillError): Glue
+    names the error and a few of the partitions at fault, which the operator has to fix (or
+    delete the index) before Glue will build it."""
+    found = [
+        f"{e.get('Code', 'unknown error')} on {[p.get('Values') for p in e.get('Partitions', ())]}"
+        for e in index.get("BackfillErrors", ())
+    ]
+    return (
+        f"partition index {index['IndexName']} FAILED ({'; '.join(found) or 'no reason given'}): "
+        "reads go without it; fix those partitions, then delete and recreate the index"
+    )
 
 
 def _indexes(glue: Any, database: str, table: str) -> list[dict[str, Any]]:

@@ -350,6 +350,7 @@ class _TableSync:
             self.options.dry_run,
             self.options.force,
             settings.sync_max_remove_fraction,
+            settings.glue_read_segments,
         )
         expiry = self.spec.expiry(self.now)
         expire(target, self.result, self.split, expiry, self.known, self.notes)

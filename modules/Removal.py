@@ -34,6 +34,7 @@ class Target:
     dry_run: bool = False
     force: bool = False
     max_remove_fraction: float = 0.1
+    read_segments: int = 1  # GLUE_READ_SEGMENTS, for a read Glue cannot filter
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,14 @@ def expire(
     if expiry is None:
         return
     expired = glue_api.find_expired(
-        target.glue, target.database, target.table, split, expiry.cutoff, expiry, notes
+        target.glue,
+        target.database,
+        target.table,
+        split,
+        expiry.cutoff,
+        expiry,
+        notes,
+        target.read_segments,
     )
     removed = [tuple(p["Values"]) for p in expired]
     if target.dry_run:

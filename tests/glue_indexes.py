@@ -8,7 +8,9 @@ Glue docs, "Creating partition indexes":
   has at most 3 (`ResourceNumberLimitExceededException` beyond);
 - an index serves `=`, `>`, `>=`, `<`, `<=` and `BETWEEN` joined by `AND`; sub-expressions with
   `LIKE`, `IN`, `OR` or `NOT` are ignored for the index and filtered on what it fetched;
-- a new index is `CREATING` while Glue backfills it, then `ACTIVE`.
+- a new index is `CREATING` while Glue backfills it, then `ACTIVE`; or `FAILED` where a stored
+  value does not match its key's type (API reference, BackfillError:
+  `INVALID_PARTITION_TYPE_DATA_ERROR`, with a limited number of the partitions at fault).
 
 Selection is modelled on a B-tree over the index keys in order: equality on a leading prefix of
 them plus a range on the next one; an index whose first key the expression does not constrain
@@ -18,7 +20,7 @@ selects nothing and is not used.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tests.glue_expression import Between, Compare, Filter, Key, Logical, Node
@@ -45,19 +47,53 @@ class Index:
 
     name: str
     keys: list[Key]
-    calls_left: int  # Glue calls on the table until it is ACTIVE (0: it is)
+    calls_left: int  # Glue calls on the table until its backfill ends (0: it has)
+    backfill_errors: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def status(self) -> str:
-        return "ACTIVE" if self.calls_left <= 0 else "CREATING"
+        if self.calls_left > 0:
+            return "CREATING"
+        return "FAILED" if self.backfill_errors else "ACTIVE"
 
     def describe(self) -> dict[str, Any]:
         """As GetPartitionIndexes lists it (PartitionIndexDescriptor)."""
-        return {
+        described = {
             "IndexName": self.name,
             "Keys": [{"Name": k.name, "Type": k.type} for k in self.keys],
             "IndexStatus": self.status,
         }
+        if self.status == "FAILED":
+            described["BackfillErrors"] = self.backfill_errors
+        return described
+
+    def entry(self, table_keys: tuple[Key, ...] | list[Key], values: list[str]) -> tuple[Any, ...]:
+        """A partition's converted index key values (ValueError: one its key cannot hold)."""
+        names = [k.name.lower() for k in table_keys]
+        try:
+            return tuple(k.convert(values[names.index(k.name.lower())]) for k in self.keys)
+        except IndexError as e:
+            raise ValueError(f"no value for {self.keys}") from e
+
+
+# Partitions a BackfillError lists ("a limited number"; the figure is ours).
+_BACKFILL_SHOWN = 10
+
+
+def backfill_errors(
+    index: Index, table_keys: list[Key], items: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """What Glue's backfill of `index` over the stored partitions reports: the partitions whose
+    value does not match its key's type (Hive's `__HIVE_DEFAULT_PARTITION__` in an `int` key)."""
+    wrong = []
+    for item in items:
+        try:
+            index.entry(table_keys, item["Values"])
+        except ValueError:
+            wrong.append({"Values": item["Values"]})
+    if not wrong:
+        return []
+    return [{"Code": "INVALID_PARTITION_TYPE_DATA_ERROR", "Partitions": wrong[:_BACKFILL_SHOWN]}]
 
 
 def new_index(
@@ -101,13 +137,11 @@ class SortedIndex:
     def build(
         cls, index: Index, table_keys: tuple[Key, ...], items: list[dict[str, Any]]
     ) -> SortedIndex:
-        names = [k.name.lower() for k in table_keys]
-        positions = [(names.index(k.name.lower()), k) for k in index.keys]
         rows = []
         for item in items:
             try:
-                rows.append((tuple(k.convert(item["Values"][i]) for i, k in positions), item))
-            except (ValueError, IndexError):
+                rows.append((index.entry(table_keys, item["Values"]), item))
+            except ValueError:
                 continue  # a value the key's type cannot hold has no place in the index
         rows.sort(key=lambda row: row[0])
         return cls([row[0] for row in rows], [row[1] for row in rows])

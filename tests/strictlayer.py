@@ -36,7 +36,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -140,6 +140,8 @@ class Call:
     # page of a filtered read no ACTIVE index serves; what the index selects where one does)
     loaded: int | None = None
     filtered: bool = False  # GetPartitions with an Expression
+    empty_with_token: bool = False  # paged reads: a page of no items that carries a NextToken
+    segments: int | None = None  # a segmented read: its TotalSegments
 
 
 class GlueError(Exception):
@@ -260,7 +262,7 @@ class StrictLayer(LoopbackProxy):
             if operation not in READS and operation not in PAGED:  # a write: moto changes
                 self._forget_table(table)
         if operation in INDEX_OPERATIONS:
-            return self._index_call(operation, payload, table, forward)
+            return self._index_call(request, table, forward)
         if operation in PAGED:
             return self._page(request, call, table, forward)
         if operation in VALUE_PATHS:
@@ -303,24 +305,33 @@ class StrictLayer(LoopbackProxy):
             for index in self.indexes.get(table, ()):
                 index.calls_left -= 1
 
-    def _index_call(
-        self, operation: str, payload: dict[str, Any], table: Table | None, forward: Forward
-    ) -> Answer:
+    def _index_call(self, request: Request, table: Table | None, forward: Forward) -> Answer:
         keys = _partition_keys(table, forward)
         if table is None or keys is None:
             raise GlueError("EntityNotFoundException", "Table not found.")
+        if request.operation == "GetPartitionIndexes":
+            with self._lock:
+                found = [i.describe() for i in self.indexes.get(table, ())]
+            return 200, dict(_JSON), json.dumps({"PartitionIndexDescriptorList": found}).encode()
         with self._lock:
             existing = self.indexes.setdefault(table, [])
-            if operation == "GetPartitionIndexes":
-                answer = {"PartitionIndexDescriptorList": [i.describe() for i in existing]}
-            else:
-                try:
-                    after = max(0, self.strictness.index_active_after)
-                    existing.append(glue_indexes.new_index(payload, keys, existing, after))
-                except glue_indexes.IndexRefused as e:
-                    raise GlueError(e.code, e.message) from e
-                answer = {}
-        return 200, dict(_JSON), json.dumps(answer).encode()
+            try:
+                after = max(0, self.strictness.index_active_after)
+                index = glue_indexes.new_index(request.payload or {}, keys, existing, after)
+            except glue_indexes.IndexRefused as e:
+                raise GlueError(e.code, e.message) from e
+            existing.append(index)
+        # the backfill reads every stored partition: a value its key cannot hold fails the index
+        read = {"DatabaseName": table[0], "TableName": table[1]}
+        stored = self._everything(
+            replace(request, operation="GetPartitions", payload=read),
+            table,
+            "Partitions",
+            forward,
+        )
+        if isinstance(stored, list):
+            index.backfill_errors = glue_indexes.backfill_errors(index, keys, stored)
+        return 200, dict(_JSON), b"{}"
 
     @staticmethod
     def _check_batch(operation: str, payload: dict[str, Any]) -> None:
@@ -365,6 +376,7 @@ class StrictLayer(LoopbackProxy):
             expression = ""  # blank is no filter; GetTables' Expression is moto's to apply
         scope = (operation, table, expression, segment)
         call.filtered = bool(expression)
+        call.segments = segment[1] if segment else None
         token = payload.get("NextToken")
         if token:
             cursor_id, page = self._cursor_of(token, scope)
@@ -514,6 +526,7 @@ class StrictLayer(LoopbackProxy):
                 cursor.starts[page + 1] = after
             else:
                 self._cursors.pop(cursor_id, None)
+        call.empty_with_token = more and not items
         if call.operation == "GetPartitions":
             first = cursor.first_loaded if page == 1 else None
             call.loaded = len(items) if first is None else first

@@ -76,21 +76,31 @@ def test_branch_key_glue_cannot_filter_on(
 
 
 def test_paging_with_empty_pages(aws: Aws, strict: StrictLayer) -> None:
-    """Glue answers `GetPartitions` in pages, and a filtered page can be empty yet carry a
-    `NextToken` (boto/boto3#4504): every page is followed."""
+    """Glue answers `GetPartitions` in pages (at most 1,000, API reference MaxResults), and a
+    filtered page can be empty yet carry a `NextToken` (boto/boto3#4504): every page is followed.
+    The table holds more than the first unfiltered page, so the run's windowed reads are
+    filtered, and some of their pages come back empty."""
     strict.strictness.page_size = 7
     aws.bucket(BUCKET)
     aws.database(DATABASE)
     aws.table(DATABASE, "t", f"s3://{BUCKET}/t/", ["region", "dt"])
     regions = [f"r{i:02d}" for i in range(12)]
+    history = [f"2026-{m:02d}-{d:02d}" for m in range(1, 4) for d in range(1, 29)]  # 84 days
+    aws.register(
+        DATABASE,
+        "t",
+        [([r, dt], f"s3://{BUCKET}/t/region={r}/dt={dt}/") for r in regions for dt in history],
+    )  # 1,008 partitions
     seed_objects(BUCKET, [k for r in regions for k in days("t", f"region={r}", ["2026-11-30"])])
     assert run(full_scan=True)["totals"]["created"] == 12
     seed_objects(BUCKET, [k for r in regions for k in days("t", f"region={r}", ["2026-12-01"])])
     strict.clear_calls()
     summary = run()
     assert summary["status"] == "succeeded" and summary["totals"]["created"] == 12, dumps(summary)
+    filtered = [c for c in strict.calls("GetPartitions") if c.filtered and c.error is None]
+    assert any(c.empty_with_token for c in filtered), "no empty filtered page reached the run"
     assert strict.pages("GetPartitions", "t") > strict.reads("GetPartitions", "t")
-    assert len(aws.partitions(DATABASE, "t")) == 24
+    assert len(aws.partitions(DATABASE, "t")) == 1008 + 24
 
 
 def test_a_fifth_of_whole_calls_timing_out(aws: Aws, strict: StrictLayer) -> None:

@@ -16,6 +16,7 @@ import pytest
 import main
 from tests.conftest import CLOCK, Aws, dumps
 from tests.helpers import entry, seed_objects
+from tests.strictlayer import StrictLayer
 
 DATABASE = "raw_writers"
 BUCKET = "writers"
@@ -63,8 +64,9 @@ def test_spark_unpadded_int_keys_crossing_nine_to_ten_with_branches(aws: Aws) ->
 
 
 def test_aws_config_unpadded_positional_paths(aws: Aws) -> None:
-    """AWS Config writes `AWSLogs/<account>/Config/<region>/2026/9/30/ConfigSnapshot/…`, then
-    `2026/10/1/`: unpadded text in positional directories."""
+    """AWS Config writes `AWSLogs/<account>/Config/<region>/2026/9/9/ConfigSnapshot/…`, then
+    `2026/9/10/` (which sorts before `9/9/`), and `2026/9/30/` then `2026/10/1/`: unpadded text
+    in positional directories, in every region, and a region new to the table."""
     setup(aws)
     location = f"s3://{BUCKET}/AWSLogs/123456789012/Config/"
     aws.table(DATABASE, "config", location, ["region", "year", "month", "day"])
@@ -72,10 +74,12 @@ def test_aws_config_unpadded_positional_paths(aws: Aws) -> None:
     def path(region: str, m: int, d: int) -> str:
         return f"AWSLogs/123456789012/Config/{region}/2026/{m}/{d}/ConfigSnapshot/snap.json.gz"
 
-    old = [(r, 9, d) for r in ("us-east-1", "eu-west-1") for d in (28, 29, 30)]
+    regions = ("us-east-1", "eu-west-1")
+    old = [(r, 9, d) for r in regions for d in (7, 8, 9)]
     put([path(*p) for p in old])
     assert run()["totals"]["created"] == len(old)
-    new = [(r, 10, d) for r in ("us-east-1", "eu-west-1") for d in (1, 2)]
+    days = ((9, 10), (9, 11), (9, 30), (10, 1), (10, 2))
+    new = [(r, m, d) for r in regions for m, d in days] + [("ap-south-1", 10, 2)]
     put([path(*p) for p in new])
     summary = run()
     assert summary["status"] == "succeeded" and summary["totals"]["created"] == len(new), dumps(
@@ -99,15 +103,20 @@ def test_day_first_date_key_crossing_a_month(aws: Aws) -> None:
     assert set(aws.partitions(DATABASE, "dayfirst")) == {(v,) for v in old + new}
 
 
+@pytest.mark.parametrize("index", ["off", "create"])
 def test_spark_null_int_partition_on_second_and_third_run(
-    aws: Aws, monkeypatch: pytest.MonkeyPatch
+    aws: Aws, strict: StrictLayer, monkeypatch: pytest.MonkeyPatch, index: str
 ) -> None:
     """Spark writes a null `int` value as `__HIVE_DEFAULT_PARTITION__`. Once registered, every
     expression on the table fails in Glue (`InvalidStateException`, aws/aws-sdk#670): the run
     reads without a filter, says so, and still registers the new data. The table holds more
-    than one page (a table that fits in one is read whole, unfiltered); without partition
-    indexes, which Glue cannot build on the null value either."""
-    monkeypatch.setenv("PARTITION_INDEX", "off")
+    than one page (a table that fits in one is read whole, unfiltered). With PARTITION_INDEX
+    at its default, the index the function creates cannot be built on the null value either:
+    Glue marks it FAILED with `INVALID_PARTITION_TYPE_DATA_ERROR` (API reference,
+    BackfillError); the next run says so and creates no other. The read without a filter goes
+    in GLUE_READ_SEGMENTS segments, as every whole-table read does."""
+    monkeypatch.setenv("PARTITION_INDEX", index)
+    monkeypatch.setenv("GLUE_READ_SEGMENTS", "3")
     setup(aws)
     keys = [("year", "int"), ("month", "int")]
     aws.table(DATABASE, "nulls", f"s3://{BUCKET}/nulls/", keys)
@@ -120,34 +129,47 @@ def test_spark_null_int_partition_on_second_and_third_run(
         "nulls",
         [([str(y), str(m)], f"s3://{BUCKET}/nulls/year={y}/month={m}/") for y, m in history],
     )
+    tables = []
     for new in ("year=2026/month=12", "year=2027/month=1"):  # the second run, then the third
         put([f"nulls/{new}/part-0.parquet"])
         summary = run()
         table = entry(summary, "nulls")
         assert table["status"] == "succeeded" and table["created"] == 1, dumps(table)
         assert "read without a filter" in table["scan_reason"], dumps(table)
+        tables.append(table)
+    segmented = [c.segments for c in strict.calls("GetPartitions") if c.page == 1 and c.segments]
+    assert segmented == [3] * 6, "the second and third runs each read the whole table in 3"
     registered = set(aws.partitions(DATABASE, "nulls"))
     assert ("__HIVE_DEFAULT_PARTITION__", "11") in registered
     assert {("2026", "12"), ("2027", "1")} <= registered
+    created = strict.calls("CreatePartitionIndex")
+    warnings = " ".join(tables[-1].get("warnings", ()))
+    if index == "off":
+        assert not created and not strict.calls("GetPartitionIndexes")
+    else:
+        assert len(created) == 1, "a FAILED index is reported, never replaced"
+        assert "FAILED (INVALID_PARTITION_TYPE_DATA_ERROR" in warnings, dumps(tables[-1])
+        assert "__HIVE_DEFAULT_PARTITION__" in warnings, dumps(tables[-1])
 
 
-def test_s3a_location_keeps_its_scheme(aws: Aws) -> None:
-    """Open-source Spark and Hive write `s3a://` locations: they are S3, and new partitions keep
-    the table's scheme."""
+@pytest.mark.parametrize("scheme", ["s3a", "s3n"])
+def test_s3a_location_keeps_its_scheme(aws: Aws, scheme: str) -> None:
+    """Open-source Spark and Hive write `s3a://` (or the older `s3n://`) locations: they are S3,
+    and new partitions keep the table's scheme."""
     setup(aws)
-    aws.table(DATABASE, "hadoop", f"s3a://{BUCKET}/hadoop/", ["dt"])
+    aws.table(DATABASE, "hadoop", f"{scheme}://{BUCKET}/hadoop/", ["dt"])
     put([f"hadoop/dt=2026-12-0{d}/part-0.parquet" for d in (1, 2)])
     summary = run()
     assert summary["status"] == "succeeded" and summary["totals"]["created"] == 2, dumps(summary)
     assert aws.partitions(DATABASE, "hadoop") == {
-        ("2026-12-01",): f"s3a://{BUCKET}/hadoop/dt=2026-12-01/",
-        ("2026-12-02",): f"s3a://{BUCKET}/hadoop/dt=2026-12-02/",
+        ("2026-12-01",): f"{scheme}://{BUCKET}/hadoop/dt=2026-12-01/",
+        ("2026-12-02",): f"{scheme}://{BUCKET}/hadoop/dt=2026-12-02/",
     }
     put(["hadoop/dt=2026-12-03/part-0.parquet"])
     summary = run()
     assert entry(summary, "hadoop")["scan"] == "incremental"
     assert summary["totals"]["created"] == 1
-    assert run(mode="sync")["totals"]["removed"] == 0  # s3a:// locations hold data too
+    assert run(mode="sync")["totals"]["removed"] == 0  # such locations hold data too
 
 
 def test_firehose_error_folders_are_skipped(aws: Aws) -> None:
