@@ -156,6 +156,14 @@ INDEX = IndexCache()
 # --------------------------------------------------------------------------- one invocation
 
 
+# Glue leaves a table the role has no Lake Formation grant on out of GetTables: its data then
+# looks like data of no table at all (Lake Formation permissions reference).
+UNMATCHED_HINT = (
+    "no table this role can see covers these keys: not a RAW table's data, or a table hidden "
+    "from this role (Lake Formation grants?)"
+)
+
+
 @dataclass
 class EventRun:
     """What one invocation did: per-table results, the messages to redeliver, the counters."""
@@ -163,6 +171,7 @@ class EventRun:
     results: list[TableResult] = field(default_factory=list)
     failed_messages: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    unmatched: list[str] = field(default_factory=list)  # created objects under no visible table
 
 
 def process(delivery: Delivery, clients: AwsClients, settings: Settings, now: datetime) -> EventRun:
@@ -171,7 +180,6 @@ def process(delivery: Delivery, clients: AwsClients, settings: Settings, now: da
     removed = sum(1 for o in delivery.objects if o.kind == REMOVED)
     run = EventRun()
     failed: set[str] = set(delivery.unrecognised)
-    unmatched = 0
     groups: dict[tuple[str, str], tuple[IndexedTable, list[ObjectEvent]]] = {}
     if created:
         try:
@@ -181,7 +189,7 @@ def process(delivery: Delivery, clients: AwsClients, settings: Settings, now: da
             run.results.append(TableResult.failure("", None, message))
             matched, misses, incomplete = [], [], []
             failed |= {o.message_id for o in created if o.message_id}
-        unmatched = len(misses)
+        run.unmatched = [f"s3://{o.bucket}/{o.key}" for o in misses]
         if incomplete:  # the key may belong to a table of a database that could not be read
             failed |= {o.message_id for o in misses if o.message_id}
             run.results += [TableResult.failure(d, None, m) for d, m in incomplete]
@@ -209,7 +217,7 @@ def process(delivery: Delivery, clients: AwsClients, settings: Settings, now: da
         "records": len(delivery.objects),
         "test_events": delivery.test_events,
         "unrecognised": len(delivery.unrecognised),
-        "unmatched": unmatched,
+        "unmatched": len(run.unmatched),
         "removed_ignored": removed,
         "other_ignored": len(delivery.objects) - len(created) - removed,
         "failed_messages": len(run.failed_messages),
@@ -340,6 +348,11 @@ def _log(run: EventRun, delivery: Delivery, settings: Settings) -> None:
                 for r in run.results
             ],
             "unrecognised_messages": dict(list(delivery.unrecognised.items())[:limit]),
+            **(
+                {"unmatched_keys": run.unmatched[:limit], "unmatched_hint": UNMATCHED_HINT}
+                if run.unmatched
+                else {}
+            ),
             "failed_message_ids": run.failed_messages[:limit],
         },
     )

@@ -31,6 +31,7 @@ from tests.helpers import (
     sns,
     sqs_event,
 )
+from tests.strictlayer import StrictLayer
 from tests.test_inputs import DAILY_PROJECTION
 
 Values = tuple[str, ...]
@@ -292,6 +293,30 @@ def test_a_table_created_after_the_index_was_built(
     with proxied(monkeypatch, aws.endpoint) as proxy:  # the refreshed index is kept
         main.lambda_handler(sqs_event(late[:1]), None)
     assert Counter(r.operation for r in proxy.calls())["GetDatabases"] == 0
+
+
+def test_a_table_hidden_by_lake_formation_is_named_as_a_likely_cause(
+    aws: Aws, strict: StrictLayer, logs: list[logging.LogRecord]
+) -> None:
+    """Lake Formation leaves a table the role holds no grant on out of `GetTables` (Lake
+    Formation permissions reference; the strict layer plays it), so its data looks like data of
+    no table: the message is settled (a retry would see no more), and the log line names the
+    key and the likely cause. The visible table's partition is registered."""
+    aws.bucket(BUCKET)
+    aws.database(DATABASE)
+    for name in ("seen", "hidden"):
+        aws.table(DATABASE, name, f"s3://{BUCKET}/{name}/", ["dt"])
+    strict.strictness.hidden_tables.add((DATABASE, "hidden"))
+    keys = [f"{name}/dt={D1}/part-0.json" for name in ("seen", "hidden")]
+    queue = Queue(aws)
+    records = [queue.record(json.dumps(notification(k)), k.split("/")[0]) for k in keys]
+    assert failures(main.lambda_handler(sqs_event(records), None)) == set()
+    [line] = logs
+    assert line.unmatched == 1 and line.unmatched_keys == [f"s3://{BUCKET}/{keys[1]}"]
+    assert "hidden from this role (Lake Formation grants?)" in line.unmatched_hint
+    assert set(aws.partitions(DATABASE, "seen")) == {(D1,)}
+    strict.strictness.hidden_tables.clear()
+    assert aws.partitions(DATABASE, "hidden") == {}
 
 
 def test_failed_writes_name_exactly_their_messages_and_redelivery_completes(
