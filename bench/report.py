@@ -62,8 +62,9 @@ def summarize(runs: list[RunResult]) -> dict[str, Any]:
         "peak_rss_mb": round(max(r.rss_mb for r in runs), 1),
     }
     paths = [r.reported["critical_path_s"] for r in runs if "critical_path_s" in r.reported]
-    if paths:  # F1: the peer's own critical path, and the rest of what it measured
+    if paths:  # F1: the peer's own critical path
         summary["critical_path_s_median"] = round(statistics.median(paths), 3)
+    if middle.reported:  # the rest of what it measured (F1, a chain's invocations)
         summary["reported"] = middle.reported
     # a failed exit says most about a run: its notes come first
     notes = sorted({n for r in runs for n in r.notes}, key=lambda n: (not n.startswith("exit"), n))

@@ -88,8 +88,11 @@ def _cut(results: dict[str, Any]) -> S7Verdict:
     if not cut:
         return S7Verdict(target, None, "not measured")
     expected = results["scenarios"][name]["expected_new"]
-    ok = cut["correct"] and cut["created"] == expected
-    detail = f"created {cut['created']} of {expected}; correct {cut['correct']}"
+    links = cut.get("reported", {}).get("invocations")
+    ok = cut["correct"] and cut["created"] == expected and (links is None or links >= 3)
+    detail = f"created {cut['created']} of {expected}; correct {cut['correct']}; " + (
+        f"{links} invocations" if links is not None else "invocations not recorded"
+    )
     return S7Verdict(target, ok, detail)
 
 

@@ -278,31 +278,40 @@ def measure(
     return result
 
 
+def _answer(stdout: str) -> Any:
+    """The run's answer: its last line (the metric lines the handler logs come before it)."""
+    lines = stdout.strip().splitlines()
+    try:
+        return json.loads(lines[-1]) if lines else None
+    except ValueError:
+        return None
+
+
 def _reported_created(stdout: str) -> int | None:
     """The summary's created total (a chain of invocations: the sum of theirs)."""
+    answer = _answer(stdout)
+    summaries = answer if isinstance(answer, list) else [answer]
     try:
-        answer = json.loads(stdout)
-        summaries = answer if isinstance(answer, list) else [answer]
         return sum(int(s["totals"]["created"]) for s in summaries)
-    except (ValueError, KeyError, TypeError):
+    except (KeyError, TypeError):
         return None
 
 
 def _reported_measures(stdout: str) -> dict[str, Any]:
-    """What a peer measured itself (`"bench"` in its output: F1's critical path, say)."""
-    try:
-        measures = json.loads(stdout).get("bench")
-    except (ValueError, AttributeError):
-        return {}
+    """What a peer measured itself (`"bench"` in its output: F1's critical path, say); for a
+    chain that prints its summaries, how many invocations it took."""
+    answer = _answer(stdout)
+    if isinstance(answer, list) and all("totals" in a for a in answer):
+        return {"invocations": len(answer)}
+    measures = answer.get("bench") if isinstance(answer, dict) else None
     return measures if isinstance(measures, dict) else {}
 
 
 def _reported_item_failures(stdout: str) -> int:
     """Messages an event run handed back to SQS (the responses are a list, one per batch)."""
     try:
-        responses = json.loads(stdout)
-        return sum(len(r.get("batchItemFailures") or []) for r in responses)
-    except (ValueError, TypeError, AttributeError):
+        return sum(len(r.get("batchItemFailures") or []) for r in _answer(stdout))
+    except (TypeError, AttributeError):
         return 0
 
 

@@ -23,6 +23,7 @@ from bench.report import evaluate, growth, s3_calls, summarize
 from bench.run import (
     BENCH_STRICTNESS,
     _numbers,
+    _reported_created,
     _reported_item_failures,
     _reported_measures,
     results_path,
@@ -566,6 +567,18 @@ def test_f1_summary_keeps_the_peers_own_critical_path() -> None:
     assert _reported_measures("Traceback") == {}
 
 
+def test_the_answer_is_read_after_the_metric_lines() -> None:
+    """The handler logs its metrics (EMF) to stdout before the summary, which is the last line;
+    a chain's last line is the list of its summaries: their sum, and how many there were."""
+    metrics = json.dumps({"_aws": {"CloudWatchMetrics": []}, "PartitionsCreated": [3.0]})
+    one = json.dumps({"totals": {"created": 3}})
+    assert _reported_created(f"{metrics}\n{one}\n") == 3
+    chain = json.dumps([{"totals": {"created": 2}}, {"totals": {"created": 1}}])
+    assert _reported_created(f"{metrics}\n{metrics}\n{chain}") == 3
+    assert _reported_measures(f"{metrics}\n{chain}") == {"invocations": 2}
+    assert _reported_created(f"{one}\nTraceback") is None and _reported_created("") is None
+
+
 def test_skipping_queue_counts_on_send_changes_no_sqs_answer() -> None:
     """The bench server's SQS patch: the same messages, attributes and counts as moto's own."""
     import boto3
@@ -651,11 +664,18 @@ def test_s7_targets_pass_when_met() -> None:
             "this-incremental-indexed": {"wall_s_median": 10.0},
             "this-full": {"wall_s_median": 10.0},
             "this-full-1-segment": {"wall_s_median": 31.0},
-            "this-full-cut": {},
+            "this-full-cut": {"reported": {"invocations": 3}},
         }
     )
     verdicts = {v.target: v.passed for v in report_s7.evaluate(results)}
     assert all(verdicts.values()), verdicts
+
+
+def test_s7_cut_misses_when_the_deadline_never_cut_it() -> None:
+    """Every partition and a right catalog in one invocation means the deadline cut nothing."""
+    results = _s7(**{"this-full-cut": {"reported": {"invocations": 1}}})
+    cut = [v for v in report_s7.evaluate(results) if "cut" in v.target]
+    assert [v.passed for v in cut] == [False] and "1 invocations" in cut[0].detail
 
 
 def test_s7_targets_miss_when_not_met() -> None:
