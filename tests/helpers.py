@@ -39,6 +39,17 @@ Catalog = dict[str, dict[Values, str]]
 DATABASE = "raw_lake"
 
 
+# Athena's daily date projection on a key `dt` written `yyyy/MM/dd`, for template tables.
+DAILY_PROJECTION = {
+    "projection.enabled": "true",
+    "projection.dt.type": "date",
+    "projection.dt.format": "yyyy/MM/dd",
+    "projection.dt.range": "2020/01/01,NOW",
+    "projection.dt.interval": "1",
+    "projection.dt.interval.unit": "DAYS",
+}
+
+
 BUCKET = "lake"
 
 

@@ -18,8 +18,15 @@ import main
 from modules.Settings import Settings
 from tests.conftest import CLOCK, Aws, dumps
 from tests.faultproxy import Faults
-from tests.helpers import ProcessDied, crash, entry, hooked_clients, proxied, seed_objects
-from tests.test_inputs import DAILY_PROJECTION
+from tests.helpers import (
+    DAILY_PROJECTION,
+    ProcessDied,
+    crash,
+    entry,
+    hooked_clients,
+    proxied,
+    seed_objects,
+)
 
 NOW = CLOCK.replace(tzinfo=None, minute=0, second=0, microsecond=0)
 DB = "raw_lake"

@@ -21,6 +21,7 @@ from modules.ProcessLogger import SERVICE
 from tests.conftest import Aws, dumps
 from tests.faultproxy import Faults, Request
 from tests.helpers import (
+    DAILY_PROJECTION,
     Queue,
     check_emf,
     emf_documents,
@@ -32,7 +33,6 @@ from tests.helpers import (
     sqs_event,
 )
 from tests.strictlayer import StrictLayer
-from tests.test_inputs import DAILY_PROJECTION
 
 Values = tuple[str, ...]
 DATABASE = "raw_events"

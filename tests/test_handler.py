@@ -17,9 +17,15 @@ import pytest
 
 import main
 from tests.conftest import CLOCK, Aws, FakeContext, dumps
-from tests.helpers import Lake, entry, firehose_hours, hooked_clients, starts_clock
+from tests.helpers import (
+    DAILY_PROJECTION,
+    Lake,
+    entry,
+    firehose_hours,
+    hooked_clients,
+    starts_clock,
+)
 from tests.strictlayer import StrictLayer
-from tests.test_inputs import DAILY_PROJECTION
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = CLOCK

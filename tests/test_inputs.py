@@ -1007,14 +1007,3 @@ AUTO_LAYOUT_CASES: list[tuple[list[str], str]] = [
     (["README.txt", "dt=2024-01-15/hour=07/part-0"], "hive"),
     ([".hive-staging_1/x", "2024/01/15/07/f.gz", "dt=2024-01-15/hour=07/part-0"], "positional"),
 ]
-
-
-# Athena's daily date projection on a key `dt` written `yyyy/MM/dd`, for template tables.
-DAILY_PROJECTION = {
-    "projection.enabled": "true",
-    "projection.dt.type": "date",
-    "projection.dt.format": "yyyy/MM/dd",
-    "projection.dt.range": "2020/01/01,NOW",
-    "projection.dt.interval": "1",
-    "projection.dt.interval.unit": "DAYS",
-}

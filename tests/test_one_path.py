@@ -17,8 +17,7 @@ from modules.PartitionSync import Workers, sync_table
 from modules.S3Events import CREATED, ObjectEvent
 from modules.Settings import Options, Settings
 from tests.conftest import CLOCK, Aws, dumps
-from tests.helpers import seed_objects
-from tests.test_inputs import DAILY_PROJECTION
+from tests.helpers import DAILY_PROJECTION, seed_objects
 
 DATABASE = "raw_matrix"
 BUCKET = "matrix"
@@ -82,6 +81,9 @@ def tables(aws: Aws) -> dict[str, dict[str, Any]]:
 
 
 def test_same_status_and_errors_in_both_modes(aws: Aws, tables: dict[str, Any]) -> None:
+    """Each mode's per-table entry, the one its handler calls for every table: through the
+    handler, no event could reach the table without a location (an event finds its table by
+    location), and moto stores a storage descriptor on every table."""
     settings = Settings.from_env()
     clients = get_clients(settings.max_attempts, settings.retry_mode, 8, settings.retry_base_delay)
     with ThreadPoolExecutor(4) as pool:
