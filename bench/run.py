@@ -63,8 +63,8 @@ from tests.strictlayer import StrictLayer, Strictness, moto_behind_layer
 GLUTIL_REQUIREMENT = "glutil==1.0.0"
 HEADLINE_LATENCY_MS = report.HEADLINE_LATENCY_MS
 # Rounds a run needs to be written to bench/ (fewer go to bench/.work/). The headline takes the
-# median of 3 rounds (~300 s each on 2 cores), the 0 ms floor one round (~115 s): a second 0 ms
-# round would bring the whole `make bench` to ~19 of its 20 minutes.
+# median of 3 rounds (~325 s each on 2 cores, the first ~445 s with S7), the 0 ms floor one round
+# (~165 s with S7): ~23 minutes in all; a second 0 ms round would add ~3.
 MIN_ROUNDS = {HEADLINE_LATENCY_MS: 3}
 MIN_ROUNDS_OTHER = 1
 # moto answers behind the strict layer, with Glue's own page of 1,000 partitions so that the call
