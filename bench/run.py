@@ -301,7 +301,7 @@ def _reported_measures(stdout: str) -> dict[str, Any]:
     """What a peer measured itself (`"bench"` in its output: F1's critical path, say); for a
     chain that prints its summaries, how many invocations it took."""
     answer = _answer(stdout)
-    if isinstance(answer, list) and all("totals" in a for a in answer):
+    if isinstance(answer, list) and all(isinstance(a, dict) and "totals" in a for a in answer):
         return {"invocations": len(answer)}
     measures = answer.get("bench") if isinstance(answer, dict) else None
     return measures if isinstance(measures, dict) else {}

@@ -20,6 +20,7 @@ selects nothing and is not used.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -67,13 +68,21 @@ class Index:
             described["BackfillErrors"] = self.backfill_errors
         return described
 
-    def entry(self, table_keys: tuple[Key, ...] | list[Key], values: list[str]) -> tuple[Any, ...]:
-        """A partition's converted index key values (ValueError: one its key cannot hold)."""
+    def converter(
+        self, table_keys: tuple[Key, ...] | list[Key]
+    ) -> Callable[[list[str]], tuple[Any, ...]]:
+        """A partition's values to its converted index key values (ValueError: one its key
+        cannot hold); the index keys' places among the table's are found once, not per item."""
         names = [k.name.lower() for k in table_keys]
-        try:
-            return tuple(k.convert(values[names.index(k.name.lower())]) for k in self.keys)
-        except IndexError as e:
-            raise ValueError(f"no value for {self.keys}") from e
+        positions = [(names.index(k.name.lower()), k) for k in self.keys]
+
+        def entry(values: list[str]) -> tuple[Any, ...]:
+            try:
+                return tuple(k.convert(values[i]) for i, k in positions)
+            except IndexError as e:
+                raise ValueError(f"no value for {self.keys}") from e
+
+        return entry
 
 
 # Partitions a BackfillError lists ("a limited number"; the figure is ours).
@@ -86,9 +95,10 @@ def backfill_errors(
     """What Glue's backfill of `index` over the stored partitions reports: the partitions whose
     value does not match its key's type (Hive's `__HIVE_DEFAULT_PARTITION__` in an `int` key)."""
     wrong = []
+    entry = index.converter(table_keys)
     for item in items:
         try:
-            index.entry(table_keys, item["Values"])
+            entry(item["Values"])
         except ValueError:
             wrong.append({"Values": item["Values"]})
     if not wrong:
@@ -138,9 +148,10 @@ class SortedIndex:
         cls, index: Index, table_keys: tuple[Key, ...], items: list[dict[str, Any]]
     ) -> SortedIndex:
         rows = []
+        entry = index.converter(table_keys)
         for item in items:
             try:
-                rows.append((index.entry(table_keys, item["Values"]), item))
+                rows.append((entry(item["Values"]), item))
             except ValueError:
                 continue  # a value the key's type cannot hold has no place in the index
         rows.sort(key=lambda row: row[0])

@@ -313,15 +313,8 @@ class StrictLayer(LoopbackProxy):
             with self._lock:
                 found = [i.describe() for i in self.indexes.get(table, ())]
             return 200, dict(_JSON), json.dumps({"PartitionIndexDescriptorList": found}).encode()
-        with self._lock:
-            existing = self.indexes.setdefault(table, [])
-            try:
-                after = max(0, self.strictness.index_active_after)
-                index = glue_indexes.new_index(request.payload or {}, keys, existing, after)
-            except glue_indexes.IndexRefused as e:
-                raise GlueError(e.code, e.message) from e
-            existing.append(index)
-        # the backfill reads every stored partition: a value its key cannot hold fails the index
+        # the backfill reads every stored partition: a value its key cannot hold fails the index,
+        # which no reader may see ACTIVE in the meantime
         read = {"DatabaseName": table[0], "TableName": table[1]}
         stored = self._everything(
             replace(request, operation="GetPartitions", payload=read),
@@ -329,8 +322,16 @@ class StrictLayer(LoopbackProxy):
             "Partitions",
             forward,
         )
-        if isinstance(stored, list):
-            index.backfill_errors = glue_indexes.backfill_errors(index, keys, stored)
+        with self._lock:
+            existing = self.indexes.setdefault(table, [])
+            try:
+                after = max(0, self.strictness.index_active_after)
+                index = glue_indexes.new_index(request.payload or {}, keys, existing, after)
+            except glue_indexes.IndexRefused as e:
+                raise GlueError(e.code, e.message) from e
+            if isinstance(stored, list):
+                index.backfill_errors = glue_indexes.backfill_errors(index, keys, stored)
+            existing.append(index)
         return 200, dict(_JSON), b"{}"
 
     @staticmethod
